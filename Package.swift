@@ -1,0 +1,80 @@
+// swift-tools-version:6.0
+// berth: a daemonless Dockerfile build tool for Linux.
+//
+// Data flows Dockerfile text → syntax tree (DockerfileSyntax) → build plan and steps (BuildEngine)
+// → runtime core (ContainerRuntime + CRuntimeShim) → snapshot (Snapshots) → layer (LayerArchive)
+// → image (OCIImage, ImageStore). Registry talks to OCI distribution registries.
+import PackageDescription
+
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "berth", targets: ["berth"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CSeccomp", pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(
+            name: "CCap", pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+
+        // The code that runs between clone and exec: C, allocation-free.
+        .target(name: "CRuntimeShim"),
+
+        .target(name: "DockerfileSyntax"),
+        .target(
+            name: "OCIImage",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "ImageStore",
+            dependencies: ["OCIImage", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "LayerArchive",
+            dependencies: ["OCIImage", "CArchive", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Snapshots",
+            dependencies: ["ImageStore", "OCIImage"]),
+        .target(
+            name: "ContainerRuntime",
+            dependencies: ["CRuntimeShim", "CSeccomp", "CCap", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "BuildEngine",
+            dependencies: [
+                "DockerfileSyntax", "OCIImage", "ImageStore", "LayerArchive", "Snapshots",
+                "ContainerRuntime", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "Registry",
+            dependencies: ["OCIImage", "ImageStore"]),
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "BuildEngine", "Registry", "ImageStore", "LayerArchive", "Snapshots", "ContainerRuntime",
+                "OCIImage", "DockerfileSyntax",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "DockerfileSyntaxTests", dependencies: ["DockerfileSyntax"]),
+        .testTarget(name: "OCIImageTests", dependencies: ["OCIImage"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCIImage"]),
+        .testTarget(name: "LayerArchiveTests", dependencies: ["LayerArchive", "OCIImage"]),
+        .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "ImageStore"]),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"]),
+        .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "DockerfileSyntax"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCIImage"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCIImage"]),
+    ]
+)

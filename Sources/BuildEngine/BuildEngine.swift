@@ -1,0 +1,2 @@
+/// The build engine.
+public enum BuildEngineModule {}

@@ -1,0 +1,2 @@
+/// The runtime core.
+public enum ContainerRuntimeModule {}

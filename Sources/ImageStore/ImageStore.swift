@@ -1,0 +1,2 @@
+/// The image store.
+public enum ImageStoreModule {}

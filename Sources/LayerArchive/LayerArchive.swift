@@ -1,0 +1,2 @@
+/// Applies and writes OCI layer tars with libarchive.
+public enum LayerArchive {}

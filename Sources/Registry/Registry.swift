@@ -1,0 +1,2 @@
+/// Registry client.
+public enum RegistryModule {}

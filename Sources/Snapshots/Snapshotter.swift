@@ -1,0 +1,2 @@
+/// The overlayfs snapshotter.
+public enum SnapshotsModule {}
