@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["OCIImage", "CArchive", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Snapshots",
-            dependencies: ["ImageStore", "OCIImage"]),
+            dependencies: ["ImageStore", "OCIImage", "LayerArchive"]),
         .target(
             name: "ContainerRuntime",
             dependencies: ["CRuntimeShim", "CSeccomp", "CCap", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,2 +1,84 @@
-/// The image store.
-public enum ImageStoreModule {}
+import Foundation
+import OCIImage
+
+/// berth's local store: content-addressed blobs on disk, metadata in SQLite.
+///
+/// Layout under `root`:
+/// - `blobs/sha256/<hex>`: blobs (configs, manifests, layer tars), written temp → fsync → rename.
+/// - `snapshots/<n>/fs`: committed overlay snapshots (numeric ids keep overlay option strings short).
+/// - `tmp/`: temporary files on the same filesystem, for atomic renames.
+/// - `berth.db`: images, tags, snapshots, cache records.
+public actor ImageStore {
+    public nonisolated let root: String
+    let db: SQLiteDatabase
+
+    /// Opens (creating if needed) the store at `root`.
+    public init(root: String) throws(StoreError) {
+        self.root = root
+        for dir in ["", "blobs/sha256", "snapshots", "tmp", "runtime"] {
+            try FileSystem.makeDirectory(root + "/" + dir)
+        }
+        db = try SQLiteDatabase(path: root + "/berth.db")
+        try Migrations.apply(to: db)
+    }
+
+    /// Directory for temporary files on the store's filesystem.
+    public nonisolated var temporaryDirectory: String { root + "/tmp" }
+    /// Directory for the runtime's state (seccomp cache, per-container files).
+    public nonisolated var runtimeDirectory: String { root + "/runtime" }
+    /// Directory holding snapshot directories.
+    public nonisolated var snapshotsDirectory: String { root + "/snapshots" }
+
+    /// A fresh unique path under `tmp/`.
+    public nonisolated func temporaryPath(_ prefix: String) -> String {
+        "\(temporaryDirectory)/\(prefix)-\(UUID().uuidString.lowercased())"
+    }
+}
+
+/// Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+enum Migrations {
+    static let steps: [String] = [
+        """
+        CREATE TABLE blobs(
+            digest TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            media_type TEXT,
+            created INTEGER NOT NULL);
+        CREATE TABLE images(
+            id TEXT PRIMARY KEY,
+            manifest_digest TEXT NOT NULL REFERENCES blobs(digest),
+            created INTEGER NOT NULL);
+        CREATE TABLE tags(
+            name TEXT PRIMARY KEY,
+            image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);
+        CREATE INDEX tags_image ON tags(image_id);
+        CREATE TABLE snapshots(
+            id INTEGER PRIMARY KEY,
+            chain_id TEXT UNIQUE,
+            parent INTEGER REFERENCES snapshots(id),
+            diff_id TEXT,
+            layer_digest TEXT REFERENCES blobs(digest),
+            size INTEGER,
+            state TEXT NOT NULL,
+            created INTEGER NOT NULL);
+        CREATE TABLE cache(
+            key TEXT PRIMARY KEY,
+            result TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            last_used INTEGER NOT NULL);
+        """
+    ]
+
+    static func apply(to db: SQLiteDatabase) throws(StoreError) {
+        let current = Int(try db.query("PRAGMA user_version").first?.integer("user_version") ?? 0)
+        guard current < steps.count else { return }
+        try db.transaction { () throws(StoreError) in
+            // Re-read inside the write lock: another berth process may have migrated meanwhile.
+            let version = Int(try db.query("PRAGMA user_version").first?.integer("user_version") ?? 0)
+            for index in version..<steps.count {
+                try db.execute(steps[index])
+            }
+            try db.execute("PRAGMA user_version=\(steps.count)")
+        }
+    }
+}

@@ -1,2 +1,225 @@
+import Foundation
+import ImageStore
+import LayerArchive
+import OCIImage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The overlayfs snapshotter.
-public enum SnapshotsModule {}
+///
+/// A snapshot is a directory holding one layer in overlay form (whiteouts as 0:0 character devices,
+/// opaque directories marked with `trusted.overlay.opaque`). A build step prepares an active
+/// snapshot (an empty upper directory), mounts it over its parents' snapshots, and commits it: the
+/// upper directory becomes an immutable snapshot and its diff becomes a layer tar blob.
+public struct Snapshotter: Sendable {
+    public let store: ImageStore
+
+    public init(store: ImageStore) {
+        self.store = store
+    }
+
+    /// Directory of snapshot `id`: `fs/` holds its files.
+    public func directory(of id: Int64) -> String {
+        "\(store.snapshotsDirectory)/\(id)"
+    }
+
+    /// The files of snapshot `id`.
+    public func filesPath(of id: Int64) -> String {
+        directory(of: id) + "/fs"
+    }
+
+    /// Starts a new snapshot with an empty upper directory.
+    public func prepare(parent: SnapshotRecord?) async throws(SnapshotError) -> ActiveSnapshot {
+        do {
+            let id = try await store.createActiveSnapshot(parent: parent?.id)
+            let dir = directory(of: id)
+            try FileSystem.removeTree(dir)  // a leftover of an interrupted run with a reused id
+            for sub in ["", "/fs", "/work", "/root"] {
+                try FileSystem.makeDirectory(dir + sub)
+            }
+            return ActiveSnapshot(id: id, directory: dir, parent: parent)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Mounts `active` as the upper layer over `lowers` (topmost first) at `active.rootPath`.
+    /// With no lowers (FROM scratch) an empty directory serves as the lower layer.
+    public func mount(_ active: ActiveSnapshot, lowers: [SnapshotRecord]) throws(SnapshotError) {
+        var lowerPaths = lowers.map { filesPath(of: $0.id) }
+        if lowerPaths.isEmpty {
+            let empty = store.snapshotsDirectory + "/empty"
+            do { try FileSystem.makeDirectory(empty) } catch { throw .store(error) }
+            lowerPaths = [empty]
+        }
+        let options =
+            "lowerdir=\(lowerPaths.joined(separator: ":")),upperdir=\(active.upperPath),workdir=\(active.workPath)"
+            + ",redirect_dir=off,metacopy=off,index=off"
+        guard options.utf8.count < 4000 else {
+            throw .tooManyLayers(count: lowers.count)
+        }
+        guard Glibc.mount("overlay", active.rootPath, "overlay", 0, options) == 0 else {
+            throw .mount(target: active.rootPath, options: options, errno: errno)
+        }
+    }
+
+    /// Unmounts the active snapshot's root (lazily if busy).
+    public func unmount(_ active: ActiveSnapshot) throws(SnapshotError) {
+        if umount2(active.rootPath, 0) != 0 {
+            let code = errno
+            if code == EINVAL || code == ENOENT { return }  // not mounted
+            if umount2(active.rootPath, Int32(MNT_DETACH)) != 0 {
+                throw .unmount(target: active.rootPath, errno: errno)
+            }
+        }
+    }
+
+    /// Turns the active snapshot's upper directory into a committed snapshot and a layer blob.
+    /// When an identical layer already exists on the same parents, the existing snapshot is
+    /// returned and the new directory discarded.
+    public func commit(
+        _ active: ActiveSnapshot, options: LayerWriteOptions = .init()
+    ) async throws(SnapshotError) -> SnapshotRecord {
+        let tarPath = store.temporaryPath("layer")
+        let layer: LayerDigest
+        do {
+            layer = try LayerArchive.writeDiff(upperDirectory: active.upperPath, to: tarPath, options: options)
+        } catch {
+            unlink(tarPath)
+            throw .layer(error.description)
+        }
+        return try await register(active, tarPath: tarPath, layer: layer)
+    }
+
+    /// Creates a committed snapshot by unpacking an uncompressed layer blob already in the store.
+    public func unpack(
+        layer: Descriptor, diffID: Digest, parent: SnapshotRecord?
+    ) async throws(SnapshotError) -> SnapshotRecord {
+        let chain = Self.chainID(parent: parent?.chainID, diffID: diffID)
+        if let existing = try await existingSnapshot(chain) { return existing }
+        let active = try await prepare(parent: parent)
+        do {
+            _ = try LayerArchive.unpack(
+                layerAt: store.blobPath(layer.digest), into: active.upperPath, mode: .overlay)
+            try await store.commitSnapshot(active.id, chainID: chain, diffID: diffID, layer: layer)
+        } catch let error as StoreError {
+            try? await discard(active)
+            throw .store(error)
+        } catch {
+            try? await discard(active)
+            throw .layer("\(error)")
+        }
+        finishDirectory(active)
+        return SnapshotRecord(
+            id: active.id, chainID: chain, parent: parent?.id, diffID: diffID, layerDigest: layer.digest,
+            size: layer.size, isCommitted: true)
+    }
+
+    /// Removes an active snapshot: unmounts it, deletes its directory and its record.
+    public func discard(_ active: ActiveSnapshot) async throws(SnapshotError) {
+        try unmount(active)
+        do {
+            try FileSystem.removeTree(active.directory)
+            try await store.deleteSnapshotRecord(active.id)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// The chain of committed snapshots from `top` down to the base, topmost first.
+    public func lowerChain(from top: SnapshotRecord?) async throws(SnapshotError) -> [SnapshotRecord] {
+        var chain: [SnapshotRecord] = []
+        var current = top
+        while let record = current {
+            chain.append(record)
+            guard let parent = record.parent else { break }
+            do {
+                current = try await store.snapshot(id: parent)
+            } catch {
+                throw .store(error)
+            }
+        }
+        return chain
+    }
+
+    /// OCI chain id: `diffID` alone for a base layer, else sha256 of "parentChain diffID".
+    public static func chainID(parent: Digest?, diffID: Digest) -> Digest {
+        guard let parent else { return diffID }
+        return Digest.sha256(of: Array("\(parent) \(diffID)".utf8))
+    }
+
+    private func register(
+        _ active: ActiveSnapshot, tarPath: String, layer: LayerDigest
+    ) async throws(SnapshotError) -> SnapshotRecord {
+        let chain = Self.chainID(parent: active.parent?.chainID, diffID: layer.diffID)
+        if let existing = try await existingSnapshot(chain) {
+            unlink(tarPath)
+            try await discard(active)
+            return existing
+        }
+        do {
+            let descriptor = try await store.ingestFile(
+                at: tarPath, digest: layer.diffID, size: layer.size, mediaType: MediaType.ociLayer)
+            try await store.commitSnapshot(active.id, chainID: chain, diffID: layer.diffID, layer: descriptor)
+        } catch {
+            unlink(tarPath)
+            throw .store(error)
+        }
+        finishDirectory(active)
+        return SnapshotRecord(
+            id: active.id, chainID: chain, parent: active.parent?.id, diffID: layer.diffID,
+            layerDigest: layer.diffID, size: layer.size, isCommitted: true)
+    }
+
+    private func existingSnapshot(_ chain: Digest) async throws(SnapshotError) -> SnapshotRecord? {
+        do {
+            guard let record = try await store.snapshot(chainID: chain),
+                FileSystem.exists(filesPath(of: record.id))
+            else { return nil }
+            return record
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Drops the overlay work and mount directories of a committed snapshot.
+    private func finishDirectory(_ active: ActiveSnapshot) {
+        try? FileSystem.removeTree(active.workPath)
+        rmdir(active.rootPath)
+    }
+}
+
+/// A snapshot being written: an upper directory, overlay's work directory and a mount point.
+public struct ActiveSnapshot: Sendable, Equatable {
+    public var id: Int64
+    public var directory: String
+    public var parent: SnapshotRecord?
+
+    /// The overlay upper directory: everything the step changes lands here.
+    public var upperPath: String { directory + "/fs" }
+    public var workPath: String { directory + "/work" }
+    /// Where the merged root is mounted.
+    public var rootPath: String { directory + "/root" }
+}
+
+/// Errors of the snapshotter.
+public enum SnapshotError: Error, Sendable, CustomStringConvertible {
+    case store(StoreError)
+    case mount(target: String, options: String, errno: Int32)
+    case unmount(target: String, errno: Int32)
+    case layer(String)
+    case tooManyLayers(count: Int)
+
+    public var description: String {
+        switch self {
+        case .store(let error): error.description
+        case .mount(let target, let options, let code):
+            "mount overlay at \(target): \(String(cString: strerror(code))) (options \(options))"
+        case .unmount(let target, let code): "unmount \(target): \(String(cString: strerror(code)))"
+        case .layer(let message): message
+        case .tooManyLayers(let count): "too many layers (\(count)) for one overlay mount"
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// The build engine.
-public enum BuildEngineModule {}

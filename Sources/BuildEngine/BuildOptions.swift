@@ -1,0 +1,34 @@
+import OCIImage
+
+/// Everything `berth build` was asked to do.
+public struct BuildOptions: Sendable {
+    /// The build context directory.
+    public var contextPath: String
+    /// Path of the Dockerfile (default `<context>/Dockerfile`).
+    public var dockerfilePath: String
+    /// Dockerfile bytes when given on stdin (`-f -`); then `dockerfilePath` is only a name.
+    public var dockerfileContents: [UInt8]?
+    public var tags: [ImageReference]
+    public var target: String?
+    public var buildArgs: [String: String]
+    public var labels: [String: String]
+    public var noCache: Bool
+    /// Network for RUN steps: `host` (default, as BuildKit's `--network host`) or `none`.
+    public var network: String
+
+    public init(
+        contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,
+        tags: [ImageReference] = [], target: String? = nil, buildArgs: [String: String] = [:],
+        labels: [String: String] = [:], noCache: Bool = false, network: String = "host"
+    ) {
+        self.contextPath = contextPath
+        self.dockerfilePath = dockerfilePath ?? contextPath + "/Dockerfile"
+        self.dockerfileContents = dockerfileContents
+        self.tags = tags
+        self.target = target
+        self.buildArgs = buildArgs
+        self.labels = labels
+        self.noCache = noCache
+        self.network = network
+    }
+}

@@ -1,0 +1,154 @@
+import ContainerRuntime
+import DockerfileSyntax
+import Foundation
+import ImageStore
+import OCIImage
+import Snapshots
+import Synchronization
+
+/// The state of one `berth build`: the parsed Dockerfile, finished stages and step numbering.
+final class BuildSession: Sendable {
+    let builder: Builder
+    let options: BuildOptions
+    let dockerfile: Dockerfile
+    let progress: any ProgressSink
+    let ignore: IgnoreMatcher?
+    private let counter = Mutex(0)
+    private let results = Mutex([Int: StageResult]())
+
+    init(builder: Builder, options: BuildOptions, dockerfile: Dockerfile, progress: any ProgressSink, ignore: IgnoreMatcher?) {
+        self.builder = builder
+        self.options = options
+        self.dockerfile = dockerfile
+        self.progress = progress
+        self.ignore = ignore
+    }
+
+    var store: ImageStore { builder.store }
+    var snapshotter: Snapshotter { builder.snapshotter }
+
+    /// The next `#N` progress number.
+    func nextStep() -> Int {
+        counter.withLock { n in
+            n += 1
+            return n
+        }
+    }
+
+    /// The result of an earlier stage, by index.
+    func result(ofStage index: Int) -> StageResult? {
+        results.withLock { $0[index] }
+    }
+
+    /// Global ARG values (before the first FROM), with build args applied, plus the predefined
+    /// platform ARGs.
+    func globalArgs() throws(BuildError) -> [String: String] {
+        var values = PredefinedArgs.values()
+        for arg in dockerfile.globalArgs {
+            for declaration in arg.args {
+                if let given = options.buildArgs[declaration.name] {
+                    values[declaration.name] = given
+                } else if let value = declaration.defaultValue {
+                    do {
+                        values[declaration.name] = try ShellExpander(escapeToken: dockerfile.directives.escapeToken)
+                            .expand(value) { values[$0] }
+                    } catch {
+                        throw BuildError(error.description, fileName: dockerfile.fileName, location: arg.info.location)
+                    }
+                } else if values[declaration.name] == nil {
+                    values[declaration.name] = nil
+                }
+            }
+        }
+        return values
+    }
+
+    func run() async throws(BuildError) -> StoredImage {
+        let globals = try globalArgs()
+        var baseNames: [String] = []
+        for stage in dockerfile.stages {
+            do {
+                baseNames.append(
+                    try ShellExpander(escapeToken: dockerfile.directives.escapeToken).expand(stage.baseName) { globals[$0] })
+            } catch {
+                throw BuildError(error.description, fileName: dockerfile.fileName, location: stage.location)
+            }
+        }
+        let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
+        for index in plan.order {
+            let stageBuilder = StageBuilder(
+                session: self, index: index, stage: dockerfile.stages[index], baseName: baseNames[index],
+                globalArgs: globals, isTarget: index == plan.target)
+            let result = try await stageBuilder.build()
+            results.withLock { $0[index] = result }
+        }
+        guard let final = result(ofStage: plan.target) else {
+            throw BuildError("internal error: target stage produced no result")
+        }
+        return try await writeImage(final)
+    }
+
+    private func writeImage(_ result: StageResult) async throws(BuildError) -> StoredImage {
+        var config = result.config
+        if !options.labels.isEmpty {
+            var labels = config.config?.labels ?? [:]
+            for (key, value) in options.labels { labels[key] = value }
+            config.config?.labels = labels
+        }
+        config.rootfs = RootFS(diffIDs: result.layers.compactMap(\.diffID))
+        config.history = result.history
+        config.created = result.created
+        var layers: [Descriptor] = []
+        for record in result.layers {
+            guard let digest = record.layerDigest else {
+                throw BuildError("internal error: snapshot \(record.id) has no layer")
+            }
+            layers.append(Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: record.size ?? 0))
+        }
+        do {
+            let image = try await store.putImage(config: config, layers: layers)
+            for tag in options.tags {
+                try await store.tag(image.id, as: tag)
+            }
+            return try await store.image(named: image.id.description)
+        } catch {
+            throw BuildError("cannot store the image: \(error)")
+        }
+    }
+}
+
+/// ARGs BuildKit defines for every build.
+enum PredefinedArgs {
+    static func values() -> [String: String] {
+        let platform = Platform.host
+        var values: [String: String] = [
+            "TARGETPLATFORM": platform.description, "TARGETOS": platform.os,
+            "TARGETARCH": platform.architecture, "TARGETVARIANT": platform.variant ?? "",
+            "BUILDPLATFORM": platform.description, "BUILDOS": platform.os,
+            "BUILDARCH": platform.architecture, "BUILDVARIANT": platform.variant ?? "",
+        ]
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"] {
+            if let value = ProcessInfo.processInfo.environment[name] { values[name] = value }
+            if let value = ProcessInfo.processInfo.environment[name.lowercased()] { values[name.lowercased()] = value }
+        }
+        return values
+    }
+
+    /// Names a stage may use without declaring them (proxy variables are passed to RUN).
+    static let proxyNames: Set<String> = [
+        "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy",
+    ]
+}
+
+/// What a finished stage hands on: its config, its layers (bottom first), the cache key of its
+/// last step and its history.
+struct StageResult: Sendable {
+    var config: ImageConfig
+    var layers: [SnapshotRecord]
+    var key: CacheKey
+    var history: [History]
+    var created: String
+    /// Topmost first, for overlay mounts.
+    var lowerChain: [SnapshotRecord] { layers.reversed() }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import OCIImage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The content hash of what a COPY selects: for every entry (in sorted walk order) its path
+/// relative to the source, type, permission bits, size, link target and bytes. mtimes, inode
+/// numbers and owners on the build machine never enter it, so a fresh clone hits the cache.
+enum ContentHash {
+    static func of(_ sources: [SelectedSource], in root: SourceRoot) throws -> String {
+        var hasher = DigestHasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for source in sources {
+            hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
+            try FileWalk.walk(
+                hostPath: source.hostPath, contextPath: source.relativePath,
+                include: root.decision
+            ) { entry, _ in
+                let mode = entry.status.st_mode
+                let type: String
+                var extra = ""
+                switch mode & S_IFMT {
+                case S_IFDIR: type = "d"
+                case S_IFREG:
+                    type = "f"
+                    extra = String(entry.status.st_size)
+                case S_IFLNK:
+                    type = "l"
+                    extra = (try? readLink(entry.hostPath)) ?? ""
+                case S_IFIFO: type = "p"
+                case S_IFCHR, S_IFBLK:
+                    type = (mode & S_IFMT) == S_IFCHR ? "c" : "b"
+                    extra = String(entry.status.st_rdev)
+                default: type = "?"
+                }
+                hasher.update(Array("\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}".utf8))
+                if type == "f" {
+                    let fd = open(entry.hostPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                    guard fd >= 0 else {
+                        throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+                    }
+                    defer { close(fd) }
+                    while true {
+                        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+                        }
+                        if n == 0 { break }
+                        buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    }
+                }
+            }
+        }
+        return hasher.finalize().encoded
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw BuildError("cannot read link \(path): \(String(cString: strerror(errno)))") }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

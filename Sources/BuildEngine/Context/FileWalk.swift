@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One file system entry found while walking a source tree.
+struct WalkEntry {
+    /// Path relative to the walk's base, `/`-separated; empty for the base itself.
+    var relativePath: String
+    var hostPath: String
+    var status: stat
+    var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
+    var isSymlink: Bool { (status.st_mode & S_IFMT) == S_IFLNK }
+    var isRegular: Bool { (status.st_mode & S_IFMT) == S_IFREG }
+}
+
+enum FileWalk {
+    /// Lists a directory's entry names, sorted bytewise.
+    static func children(of path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw BuildError("cannot read directory \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Walks `hostPath` depth-first in sorted order, calling `visit` for every entry (the base
+    /// first, with an empty relative path). `include` filters by path relative to `contextBase`
+    /// (the path used for .dockerignore matching) and may prune whole directories.
+    static func walk(
+        hostPath: String, contextPath: String,
+        include: (String, Bool) -> WalkDecision,
+        visit: (WalkEntry, String) throws -> Void
+    ) throws {
+        var st = stat()
+        guard lstat(hostPath, &st) == 0 else {
+            throw BuildError("cannot stat \(hostPath): \(String(cString: strerror(errno)))")
+        }
+        try walk(WalkEntry(relativePath: "", hostPath: hostPath, status: st), contextPath: contextPath, include: include, visit: visit)
+    }
+
+    private static func walk(
+        _ entry: WalkEntry, contextPath: String,
+        include: (String, Bool) -> WalkDecision,
+        visit: (WalkEntry, String) throws -> Void
+    ) throws {
+        try visit(entry, contextPath)
+        guard entry.isDirectory else { return }
+        for name in try children(of: entry.hostPath) {
+            let host = entry.hostPath + "/" + name
+            var st = stat()
+            guard lstat(host, &st) == 0 else { continue }
+            let rel = entry.relativePath.isEmpty ? name : entry.relativePath + "/" + name
+            let ctx = contextPath.isEmpty ? name : contextPath + "/" + name
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            switch include(ctx, isDir) {
+            case .skipTree:
+                continue
+            case .skipEntryOnly:
+                // Excluded itself, but an exception pattern may re-include something inside.
+                if isDir {
+                    try walkExcludedDirectory(
+                        WalkEntry(relativePath: rel, hostPath: host, status: st), contextPath: ctx,
+                        include: include, visit: visit)
+                }
+            case .include:
+                try walk(
+                    WalkEntry(relativePath: rel, hostPath: host, status: st), contextPath: ctx,
+                    include: include, visit: visit)
+            }
+        }
+    }
+
+    /// Walks an excluded directory looking for re-included descendants; a re-included entry's
+    /// parent directories are visited too, as BuildKit keeps them.
+    private static func walkExcludedDirectory(
+        _ entry: WalkEntry, contextPath: String,
+        include: (String, Bool) -> WalkDecision,
+        visit: (WalkEntry, String) throws -> Void
+    ) throws {
+        var parentVisited = false
+        for name in try children(of: entry.hostPath) {
+            let host = entry.hostPath + "/" + name
+            var st = stat()
+            guard lstat(host, &st) == 0 else { continue }
+            let rel = entry.relativePath + "/" + name
+            let ctx = contextPath + "/" + name
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            let decision = include(ctx, isDir)
+            if decision == .include && !parentVisited {
+                try visit(entry, contextPath)
+                parentVisited = true
+            }
+            let child = WalkEntry(relativePath: rel, hostPath: host, status: st)
+            switch decision {
+            case .include: try walk(child, contextPath: ctx, include: include, visit: visit)
+            case .skipEntryOnly where isDir:
+                try walkExcludedDirectory(child, contextPath: ctx, include: include, visit: visit)
+            default: continue
+            }
+        }
+    }
+}
+
+/// What a walk does with one path.
+enum WalkDecision: Equatable {
+    case include
+    /// The entry is excluded; for a directory, its children are still examined.
+    case skipEntryOnly
+    /// Neither the entry nor anything under it is included.
+    case skipTree
+}

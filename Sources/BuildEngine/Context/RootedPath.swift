@@ -1,0 +1,59 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Resolves paths inside a root directory the way the container would see them: symlinks are
+/// followed relative to the root (an absolute link target restarts at the root, `..` never climbs
+/// above it), so the result always lies inside `root`.
+enum RootedPath {
+    struct TooManyLinks: Error {}
+
+    /// Cleans a slash path: no empty or `.` components, `..` resolved lexically, leading `/`.
+    static func clean(_ path: String) -> String {
+        var parts: [Substring] = []
+        for component in path.split(separator: "/") {
+            if component == "." { continue }
+            if component == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(component)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// Resolves `path` (interpreted inside `root`) and returns the host path under `root`.
+    /// The final component is followed only when `followFinal` is true. Missing components are
+    /// kept as written.
+    static func resolve(_ path: String, in root: String, followFinal: Bool = true) throws -> String {
+        var pending = path.split(separator: "/").map(String.init)
+        var resolved: [String] = []
+        var links = 0
+        while !pending.isEmpty {
+            let component = pending.removeFirst()
+            if component == "." || component.isEmpty { continue }
+            if component == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                continue
+            }
+            let candidate = root + "/" + (resolved + [component]).joined(separator: "/")
+            var st = stat()
+            let isLast = pending.isEmpty
+            if lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, !isLast || followFinal {
+                links += 1
+                if links > 255 { throw TooManyLinks() }
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(candidate, &buffer, buffer.count - 1)
+                guard n >= 0 else { throw POSIXError(.EIO) }
+                let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if target.hasPrefix("/") { resolved = [] }
+                pending = target.split(separator: "/").map(String.init) + pending
+                continue
+            }
+            resolved.append(component)
+        }
+        return resolved.isEmpty ? root : root + "/" + resolved.joined(separator: "/")
+    }
+}

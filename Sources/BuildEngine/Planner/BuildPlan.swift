@@ -1,0 +1,59 @@
+import DockerfileSyntax
+
+/// Which stages a build needs, in dependency order.
+///
+/// A stage depends on the stage named in its FROM and on every stage a `COPY --from` or
+/// `RUN --mount from=` names. Stages the target does not need are never built.
+struct BuildPlan {
+    /// Indexes into `Dockerfile.stages`, dependencies before dependents.
+    var order: [Int]
+    var target: Int
+
+    init(dockerfile: Dockerfile, target: String?, baseNames: [String]) throws {
+        let stages = dockerfile.stages
+        guard !stages.isEmpty else {
+            throw BuildError("\(dockerfile.fileName): the Dockerfile has no FROM instruction")
+        }
+        let targetIndex: Int
+        if let target {
+            guard let index = stages.firstIndex(where: { $0.name == target.lowercased() }) else {
+                let names = stages.compactMap(\.name)
+                throw BuildError(
+                    "target stage '\(target)' not found in \(dockerfile.fileName)"
+                        + (names.isEmpty ? "" : " (stages: \(names.joined(separator: ", ")))"))
+            }
+            targetIndex = index
+        } else {
+            targetIndex = stages.count - 1
+        }
+        func stageIndex(_ reference: String, before limit: Int) -> Int? {
+            if let n = Int(reference), n >= 0, n < limit { return n }
+            return stages[..<limit].lastIndex { $0.name == reference.lowercased() }
+        }
+        var dependencies: [Int: [Int]] = [:]
+        for (index, stage) in stages.enumerated() {
+            var deps: [Int] = []
+            if let base = stageIndex(baseNames[index], before: index), Int(baseNames[index]) == nil {
+                deps.append(base)
+            }
+            for command in stage.commands {
+                if case .copy(let copy) = command, let from = copy.from,
+                    let dep = stageIndex(from, before: index)
+                {
+                    deps.append(dep)
+                }
+            }
+            dependencies[index] = deps
+        }
+        var order: [Int] = []
+        var seen = Set<Int>()
+        func visit(_ index: Int) {
+            guard seen.insert(index).inserted else { return }
+            for dep in dependencies[index] ?? [] { visit(dep) }
+            order.append(index)
+        }
+        visit(targetIndex)
+        self.order = order
+        self.target = targetIndex
+    }
+}

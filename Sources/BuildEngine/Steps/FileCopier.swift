@@ -1,0 +1,179 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Copies selected sources into a mounted root as COPY does: modes and mtimes kept, owner set
+/// to the `--chown` ids (root by default), symlinks copied as symlinks and never followed.
+struct FileCopier {
+    var uid: uid_t
+    var gid: gid_t
+    /// `--chmod` bits, applied to files and directories copied.
+    var chmod: mode_t?
+    var sourceRoot: SourceRoot
+
+    /// Copies `entry` (and, for a directory, what is under it) to `destination`, a host path
+    /// already resolved inside the target root. A directory source's children land directly in
+    /// `destination`, which takes the directory's mode.
+    func copy(_ source: SelectedSource, to destination: String) throws {
+        try FileWalk.walk(
+            hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision
+        ) { entry, _ in
+            let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
+            try copyEntry(entry, to: target)
+        }
+        // Directory mtimes change as children are added: set them once everything is in place.
+        if source.isDirectory {
+            try FileWalk.walk(
+                hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision
+            ) { entry, _ in
+                guard entry.isDirectory else { return }
+                let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
+                setTimes(target, entry.status, followLinks: true)
+            }
+        }
+    }
+
+    /// Writes `bytes` as a regular file (heredoc sources).
+    func write(_ bytes: [UInt8], to destination: String, mode: mode_t) throws {
+        try removeIfNotDirectory(destination)
+        let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw failure("create", destination) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", destination)
+            }
+            offset += n
+        }
+        fchown(fd, uid, gid)
+        fchmod(fd, chmod ?? mode)
+    }
+
+    private func copyEntry(_ entry: WalkEntry, to target: String) throws {
+        let mode = entry.status.st_mode
+        let permissions = chmod ?? (mode & 0o7777)
+        switch mode & S_IFMT {
+        case S_IFDIR:
+            var st = stat()
+            if lstat(target, &st) == 0 {
+                if (st.st_mode & S_IFMT) != S_IFDIR {
+                    try removeIfNotDirectory(target)
+                    guard mkdir(target, permissions) == 0 else { throw failure("create directory", target) }
+                }
+            } else if mkdir(target, permissions) != 0 {
+                throw failure("create directory", target)
+            }
+            guard lchown(target, uid, gid) == 0 else { throw failure("chown", target) }
+            guard Glibc.chmod(target, permissions) == 0 else { throw failure("chmod", target) }
+        case S_IFREG:
+            try copyFile(entry.hostPath, to: target, permissions: permissions, status: entry.status)
+        case S_IFLNK:
+            let link = try ContentHash.readLink(entry.hostPath)
+            try removeIfNotDirectory(target)
+            guard symlink(link, target) == 0 else { throw failure("create symlink", target) }
+            guard lchown(target, uid, gid) == 0 else { throw failure("chown", target) }
+            setTimes(target, entry.status, followLinks: false)
+        case S_IFIFO, S_IFCHR, S_IFBLK:
+            try removeIfNotDirectory(target)
+            guard mknod(target, mode, entry.status.st_rdev) == 0 else { throw failure("create node", target) }
+            guard lchown(target, uid, gid) == 0 else { throw failure("chown", target) }
+            setTimes(target, entry.status, followLinks: false)
+        default:
+            return  // sockets are not copied, as in BuildKit
+        }
+    }
+
+    private func copyFile(_ source: String, to target: String, permissions: mode_t, status: stat) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard input >= 0 else { throw failure("open", source) }
+        defer { close(input) }
+        try removeIfNotDirectory(target)
+        let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard output >= 0 else { throw failure("create", target) }
+        defer { close(output) }
+        var remaining = Int(status.st_size)
+        while remaining > 0 {
+            let n = copy_file_range(input, nil, output, nil, min(remaining, 1 << 30), 0)
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EXDEV || errno == ENOSYS || errno == EINVAL {
+                    try copyByReading(input, output, target)
+                    break
+                }
+                throw failure("copy", target)
+            }
+            if n == 0 { break }
+            remaining -= n
+        }
+        guard fchown(output, uid, gid) == 0 else { throw failure("chown", target) }
+        guard fchmod(output, permissions) == 0 else { throw failure("chmod", target) }
+        var times = [status.st_atim, status.st_mtim]
+        futimens(output, &times)
+    }
+
+    private func copyByReading(_ input: Int32, _ output: Int32, _ target: String) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", target)
+            }
+            if n == 0 { return }
+            var offset = 0
+            while offset < n {
+                let w = buffer[offset..<n].withUnsafeBytes { Glibc.write(output, $0.baseAddress, $0.count) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw failure("write", target)
+                }
+                offset += w
+            }
+        }
+    }
+
+    private func removeIfNotDirectory(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw BuildError("cannot copy over directory \(path) with a non-directory")
+        }
+        guard unlink(path) == 0 else { throw failure("replace", path) }
+    }
+
+    private func setTimes(_ path: String, _ status: stat, followLinks: Bool) {
+        var times = [status.st_atim, status.st_mtim]
+        utimensat(AT_FDCWD, path, &times, followLinks ? 0 : AT_SYMLINK_NOFOLLOW)
+    }
+
+    private func failure(_ operation: String, _ path: String) -> BuildError {
+        BuildError("\(operation) \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Creates missing directories along `path` (a host path under `root`), as BuildKit does for
+/// COPY destinations: mode 0755, owned by `uid:gid`.
+func makeParents(_ path: String, under root: String, uid: uid_t, gid: gid_t) throws {
+    guard path.hasPrefix(root) else { return }
+    let relative = path.dropFirst(root.count).split(separator: "/")
+    var current = root
+    for component in relative {
+        current += "/" + component
+        var st = stat()
+        if lstat(current, &st) == 0 {
+            if (st.st_mode & S_IFMT) != S_IFDIR {
+                throw BuildError("cannot create directory \(current): a file is in the way")
+            }
+            continue
+        }
+        guard mkdir(current, 0o755) == 0 || errno == EEXIST else {
+            throw BuildError("create directory \(current): \(String(cString: strerror(errno)))")
+        }
+        lchown(current, uid, gid)
+    }
+}

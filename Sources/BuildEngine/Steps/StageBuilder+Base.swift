@@ -1,0 +1,75 @@
+import DockerfileSyntax
+import Foundation
+import ImageStore
+import OCIImage
+import Snapshots
+
+extension StageBuilder {
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// The state a stage starts from: `scratch`, an earlier stage, or an image in the store.
+    func resolveBase() async throws(BuildError) -> State {
+        let step = session.nextStep()
+        let started = Date()
+        session.progress.report(.started(step: step, name: "\(label(1)) FROM \(baseName)"))
+        let platform = Platform.host.description
+        var state: State
+        if baseName.lowercased() == "scratch" {
+            state = State(
+                config: ImageConfig(), layers: [], key: CacheKey.base("scratch", platform: platform),
+                history: [], created: Timestamp.rfc3339(Date()))
+        } else if let earlier = earlierStage(baseName), let result = session.result(ofStage: earlier) {
+            state = State(
+                config: result.config, layers: result.layers, key: result.key, history: result.history,
+                created: result.created)
+            state.containerConfig.onBuild = nil
+        } else {
+            let image: StoredImage
+            do {
+                image = try await session.store.image(named: baseName)
+            } catch {
+                let message = "base image '\(baseName)' is not in the local store (berth import or load it first): \(error)"
+                session.progress.report(.failed(step: step, message: message, seconds: 0))
+                throw BuildError(message, fileName: fileName, location: stage.location)
+            }
+            let layers = try await snapshots(of: image)
+            state = State(
+                config: image.config, layers: layers,
+                key: CacheKey.base(image.id.description, platform: platform),
+                history: image.config.history ?? [], created: image.config.created ?? Timestamp.rfc3339(Date()))
+            state.containerConfig.onBuild = nil
+        }
+        if state.containerConfig.environmentValue("PATH") == nil {
+            state.containerConfig.setEnvironment("PATH", Self.defaultPath)
+        }
+        session.progress.report(.done(step: step, seconds: Date().timeIntervalSince(started)))
+        return state
+    }
+
+    /// The index of an earlier stage named `name` (or given by number).
+    func earlierStage(_ name: String) -> Int? {
+        if let n = Int(name), n >= 0, n < index { return n }
+        return session.dockerfile.stages[..<index].lastIndex { $0.name == name.lowercased() }
+    }
+
+    /// The committed snapshots of an image's layers (bottom first), unpacking missing ones.
+    func snapshots(of image: StoredImage) async throws(BuildError) -> [SnapshotRecord] {
+        let diffIDs = image.config.rootfs.diffIDs
+        guard diffIDs.count == image.manifest.layers.count else {
+            throw BuildError(
+                "image \(image.id) is inconsistent: \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
+        }
+        var records: [SnapshotRecord] = []
+        var parent: SnapshotRecord?
+        for (layer, diffID) in zip(image.manifest.layers, diffIDs) {
+            do {
+                let record = try await session.snapshotter.unpack(layer: layer, diffID: diffID, parent: parent)
+                records.append(record)
+                parent = record
+            } catch {
+                throw BuildError("cannot unpack layer \(layer.digest) of image \(image.id): \(error)")
+            }
+        }
+        return records
+    }
+}

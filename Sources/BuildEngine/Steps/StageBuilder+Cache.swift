@@ -1,0 +1,94 @@
+import Foundation
+import ImageStore
+import OCIImage
+import Snapshots
+
+/// What the cache keeps for a file-system step.
+struct StepRecord: Codable {
+    /// Chain id of the step's snapshot, or nil when the step changed nothing.
+    var chain: String?
+    /// When the step first ran (history time), so cached rebuilds reproduce the same image.
+    var created: String
+}
+
+extension StageBuilder {
+    /// Answers a file-system step from the cache, or runs `execute` and records its result.
+    /// `execute` returns the new snapshot, or nil when the step changed nothing.
+    func fileSystemStep(
+        _ state: inout State, position: Int, title: String, key: CacheKey, createdBy: String,
+        execute: (_ step: Int) async throws -> SnapshotRecord?
+    ) async throws {
+        let step = session.nextStep()
+        session.progress.report(.started(step: step, name: "\(label(position)) \(title)"))
+        let started = Date()
+        if !session.options.noCache, let record = try await cachedRecord(key) {
+            if let chain = record.chain {
+                guard let digest = try? Digest(parsing: chain),
+                    let snapshot = try await session.store.snapshot(chainID: digest),
+                    FileSystem.exists(session.snapshotter.filesPath(of: snapshot.id))
+                else {
+                    return try await run(&state, step: step, started: started, key: key, createdBy: createdBy, execute: execute)
+                }
+                state.layers.append(snapshot)
+            }
+            session.progress.report(.cached(step: step))
+            state.key = key
+            state.created = record.created
+            addHistory(&state, createdBy, empty: record.chain == nil)
+            return
+        }
+        try await run(&state, step: step, started: started, key: key, createdBy: createdBy, execute: execute)
+    }
+
+    private func run(
+        _ state: inout State, step: Int, started: Date, key: CacheKey, createdBy: String,
+        execute: (_ step: Int) async throws -> SnapshotRecord?
+    ) async throws {
+        let snapshot: SnapshotRecord?
+        do {
+            snapshot = try await execute(step)
+        } catch {
+            session.progress.report(
+                .failed(step: step, message: "\(error)".split(separator: "\n").first.map(String.init) ?? "",
+                        seconds: Date().timeIntervalSince(started)))
+            throw error
+        }
+        let created = Timestamp.rfc3339(Date())
+        if let snapshot { state.layers.append(snapshot) }
+        let record = StepRecord(chain: snapshot?.chainID?.description, created: created)
+        if let json = try? JSONEncoder().encode(record) {
+            try await session.store.putCacheRecord(key.value, result: String(decoding: json, as: UTF8.self))
+        }
+        state.key = key
+        state.created = created
+        addHistory(&state, createdBy, empty: snapshot == nil)
+        session.progress.report(.done(step: step, seconds: Date().timeIntervalSince(started)))
+    }
+
+    private func cachedRecord(_ key: CacheKey) async throws -> StepRecord? {
+        guard let text = try await session.store.cacheRecord(key.value) else { return nil }
+        return try? JSONDecoder().decode(StepRecord.self, from: Data(text.utf8))
+    }
+
+    /// Prepares an active snapshot on top of the current layers, mounts it, runs `body` with the
+    /// merged root, unmounts, and commits it (nil when nothing changed and `dropEmpty`).
+    func withMountedStep(
+        _ state: State, dropEmpty: Bool = false, _ body: (ActiveSnapshot) async throws -> Void
+    ) async throws -> SnapshotRecord? {
+        let snapshotter = session.snapshotter
+        let active = try await snapshotter.prepare(parent: state.layers.last)
+        do {
+            try snapshotter.mount(active, lowers: state.layers.reversed())
+            try await body(active)
+            try snapshotter.unmount(active)
+        } catch {
+            try? await snapshotter.discard(active)
+            throw error
+        }
+        if dropEmpty, (try? FileWalk.children(of: active.upperPath))?.isEmpty ?? false {
+            try await snapshotter.discard(active)
+            return nil
+        }
+        return try await snapshotter.commit(active)
+    }
+}

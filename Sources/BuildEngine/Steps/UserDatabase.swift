@@ -1,0 +1,51 @@
+import Foundation
+import ImageStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Resolves `user[:group]` against a root file system's /etc/passwd and /etc/group (never the
+/// host's), for `COPY --chown`.
+enum UserDatabase {
+    static func resolve(_ spec: String, in root: String) throws -> (uid_t, gid_t) {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let userPart = parts.first ?? ""
+        let passwd = entries(root, "/etc/passwd")
+        var uid: uid_t
+        var gid: gid_t
+        if let numeric = uid_t(userPart) {
+            uid = numeric
+            gid = passwd.first { $0.count > 3 && $0[2] == userPart }.flatMap { gid_t($0[3]) } ?? numeric
+        } else if let entry = passwd.first(where: { $0.first == userPart && $0.count > 3 }),
+            let u = uid_t(entry[2]), let g = gid_t(entry[3])
+        {
+            uid = u
+            gid = g
+        } else {
+            throw BuildError("unable to find user \(userPart): no matching entries in /etc/passwd")
+        }
+        if parts.count == 2 {
+            let groupPart = parts[1]
+            if let numeric = gid_t(groupPart) {
+                gid = numeric
+            } else if let entry = entries(root, "/etc/group").first(where: { $0.first == groupPart && $0.count > 2 }),
+                let g = gid_t(entry[2])
+            {
+                gid = g
+            } else {
+                throw BuildError("unable to find group \(groupPart): no matching entries in /etc/group")
+            }
+        }
+        return (uid, gid)
+    }
+
+    private static func entries(_ root: String, _ path: String) -> [[String]] {
+        guard let resolved = try? RootedPath.resolve(path, in: root),
+            let bytes = try? FileSystem.read(resolved)
+        else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}

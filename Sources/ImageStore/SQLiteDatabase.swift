@@ -1,0 +1,124 @@
+import CSQLite
+import Foundation
+
+/// A value bound to or read from an SQLite statement.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case text(String)
+
+    public var text: String? {
+        if case .text(let s) = self { return s }
+        return nil
+    }
+
+    public var integer: Int64? {
+        if case .integer(let i) = self { return i }
+        return nil
+    }
+}
+
+/// One result row, by column name.
+public struct SQLRow: Sendable {
+    public var values: [String: SQLValue]
+
+    public subscript(_ column: String) -> SQLValue { values[column] ?? .null }
+    public func text(_ column: String) -> String? { self[column].text }
+    public func integer(_ column: String) -> Int64? { self[column].integer }
+}
+
+/// A thin wrapper over one SQLite connection (WAL, foreign keys, busy timeout).
+///
+/// Not thread-safe by itself: ``ImageStore`` (an actor) owns it.
+final class SQLiteDatabase {
+    private var handle: OpaquePointer?
+    let path: String
+
+    init(path: String) throws(StoreError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw .database(path: path, message: message)
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 30_000)
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA foreign_keys=ON")
+        try execute("PRAGMA synchronous=NORMAL")
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs statements that return no rows.
+    func execute(_ sql: String) throws(StoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, sql, nil, nil, &error) != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(error)
+            throw .database(path: path, message: "\(message) in: \(sql.prefix(120))")
+        }
+    }
+
+    /// Runs one statement with bound parameters and returns its rows.
+    @discardableResult
+    func query(_ sql: String, _ parameters: [SQLValue] = []) throws(StoreError) -> [SQLRow] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))")
+        }
+        defer { sqlite3_finalize(statement) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (offset, value) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, index)
+            case .integer(let i): sqlite3_bind_int64(statement, index, i)
+            case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
+            }
+        }
+        var rows: [SQLRow] = []
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else {
+                throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))")
+            }
+            var values: [String: SQLValue] = [:]
+            for column in 0..<sqlite3_column_count(statement) {
+                let name = String(cString: sqlite3_column_name(statement, column))
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: values[name] = .integer(sqlite3_column_int64(statement, column))
+                case SQLITE_NULL: values[name] = .null
+                default:
+                    values[name] = sqlite3_column_text(statement, column).map { .text(String(cString: $0)) } ?? .null
+                }
+            }
+            rows.append(SQLRow(values: values))
+        }
+        return rows
+    }
+
+    /// The rowid of the last INSERT.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` inside an immediate transaction, rolling back when it throws.
+    func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+}

@@ -1,2 +1,0 @@
-/// Registry client.
-public enum RegistryModule {}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import BuildEngine
+import Foundation
+import ImageStore
+import OCIImage
+
+/// `berth build`: a Dockerfile and its context → an image in the store.
+struct BuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "Build an image from a Dockerfile.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.short, .customLong("tag")], help: "Name (and optionally tag) the image; repeatable.")
+    var tags: [String] = []
+
+    @Option(name: [.short, .customLong("file")], help: "The Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
+    var file: String?
+
+    @Flag(name: .shortAndLong, help: "Print only the image id.")
+    var quiet = false
+
+    @Option(name: .long, help: "Progress output: auto, tty, plain or quiet.")
+    var progress: String = "auto"
+
+    @Option(name: .long, help: "Build up to this stage.")
+    var target: String?
+
+    @Option(name: .customLong("build-arg"), help: "Set a build argument (KEY=VALUE, or KEY to take it from the environment).")
+    var buildArgs: [String] = []
+
+    @Option(name: .customLong("label"), help: "Set an image label (KEY=VALUE).")
+    var labels: [String] = []
+
+    @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
+    var noCache = false
+
+    @Option(name: .long, help: "Network for RUN steps: host or none.")
+    var network: String = "host"
+
+    @Argument(help: "The build context directory.")
+    var context: String
+
+    func validate() throws {
+        guard ["auto", "tty", "plain", "quiet"].contains(progress) else {
+            throw ValidationError("--progress must be auto, tty, plain or quiet, not '\(progress)'")
+        }
+        guard ["host", "none", "default"].contains(network) else {
+            throw ValidationError("--network must be host or none, not '\(network)'")
+        }
+        for tag in tags {
+            do { _ = try ImageReference(parsing: tag) } catch { throw ValidationError("-t \(tag): \(error)") }
+        }
+    }
+
+    func run() async throws {
+        let contextPath = Self.absolute(context)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: contextPath, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BerthError("build context '\(context)' is not a directory")
+        }
+        var options = BuildOptions(
+            contextPath: contextPath, dockerfilePath: file.flatMap { $0 == "-" ? nil : Self.absolute($0) },
+            tags: try tags.map { try ImageReference(parsing: $0) }, target: target,
+            buildArgs: try Self.keyValues(buildArgs, flag: "--build-arg", fromEnvironment: true),
+            labels: try Self.keyValues(labels, flag: "--label", fromEnvironment: false), noCache: noCache,
+            network: network)
+        if file == "-" {
+            options.dockerfilePath = "Dockerfile"
+            options.dockerfileContents = Array(FileHandle.standardInput.readDataToEndOfFile())
+        }
+        let sink: any ProgressSink
+        switch quiet ? "quiet" : progress {
+        case "quiet": sink = QuietProgress()
+        case "plain": sink = PlainProgress()
+        case "tty": sink = TTYProgress()
+        default: sink = isatty(2) != 0 ? TTYProgress() : PlainProgress()
+        }
+        let stores = try Stores(global)
+        let builder = Builder(store: stores.store, runtime: stores.runtime)
+        let task = Task { try await builder.build(options, progress: sink) }
+        let interrupt = SignalCancellation { task.cancel() }
+        defer { interrupt.stop() }
+        let image: StoredImage
+        do {
+            image = try await task.value
+        } catch {
+            if let signal = interrupt.received { throw ExitCode(128 + signal) }
+            throw error
+        }
+        if quiet {
+            print(image.id)
+        } else if !(sink is QuietProgress) {
+            var lines = "writing image \(image.id) done\n"
+            for tag in options.tags { lines += "naming to \(tag) done\n" }
+            FileHandle.standardError.write(Data(lines.utf8))
+        }
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    static func keyValues(_ list: [String], flag: String, fromEnvironment: Bool) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in list {
+            if let eq = item.firstIndex(of: "=") {
+                let key = String(item[..<eq])
+                guard !key.isEmpty else { throw ValidationError("\(flag) \(item): empty name") }
+                result[key] = String(item[item.index(after: eq)...])
+            } else if fromEnvironment, let value = ProcessInfo.processInfo.environment[item] {
+                result[item] = value
+            } else if !fromEnvironment {
+                result[item] = ""
+            }
+        }
+        return result
+    }
+}
