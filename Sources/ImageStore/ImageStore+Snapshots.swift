@@ -13,6 +13,19 @@ public struct SnapshotRecord: Sendable, Equatable, Hashable {
     public var layerDigest: Digest?
     public var size: Int64?
     public var isCommitted: Bool
+
+    public init(
+        id: Int64, chainID: Digest?, parent: Int64?, diffID: Digest?, layerDigest: Digest?, size: Int64?,
+        isCommitted: Bool
+    ) {
+        self.id = id
+        self.chainID = chainID
+        self.parent = parent
+        self.diffID = diffID
+        self.layerDigest = layerDigest
+        self.size = size
+        self.isCommitted = isCommitted
+    }
 }
 
 extension ImageStore {

@@ -1,6 +1,10 @@
 import CArchive
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Writes an outer image archive (docker-archive / OCI layout tar) entry by entry: small JSON
 /// files from memory and blobs streamed from disk. Entries get fixed metadata (mode 0644, root,
 /// mtime 0) so the same image always gives the same archive bytes.
@@ -38,16 +42,14 @@ public final class ImageArchiveWriter {
     /// Adds a file whose content is `bytes`.
     public func addFile(_ name: String, bytes: [UInt8]) throws(LayerArchiveWriterError) {
         try writeHeader(name, size: Int64(bytes.count), type: 0o100000, mode: 0o644)
-        try bytes.withUnsafeBytes { (raw) throws(LayerArchiveWriterError) in
-            try writeData(raw, name: name)
-        }
+        if let error = bytes.withUnsafeBytes({ writeData($0, name: name) }) { throw error }
     }
 
     /// Adds a file streamed from `source` on disk.
     public func addFile(_ name: String, contentsOf source: String) throws(LayerArchiveWriterError) {
         let fd = open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .init(path: source, message: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        defer { Glibc.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .init(path: source, message: String(cString: strerror(errno))) }
         try writeHeader(name, size: Int64(st.st_size), type: 0o100000, mode: 0o644)
@@ -60,9 +62,8 @@ public final class ImageArchiveWriter {
             }
             if n == 0 { throw .init(path: source, message: "file shrank while being archived") }
             let chunk = Int(min(Int64(n), remaining))
-            try buffer.withUnsafeBytes { (raw) throws(LayerArchiveWriterError) in
-                try writeData(UnsafeRawBufferPointer(rebasing: raw[0..<chunk]), name: name)
-            }
+            let failure = buffer.withUnsafeBytes { writeData(UnsafeRawBufferPointer(rebasing: $0[0..<chunk]), name: name) }
+            if let failure { throw failure }
             remaining -= Int64(chunk)
         }
     }
@@ -90,15 +91,19 @@ public final class ImageArchiveWriter {
         }
     }
 
-    private func writeData(_ raw: UnsafeRawBufferPointer, name: String) throws(LayerArchiveWriterError) {
+    /// Writes `raw` as entry data; returns the error instead of throwing (it runs inside
+    /// `withUnsafeBytes`).
+    private func writeData(_ raw: UnsafeRawBufferPointer, name: String) -> LayerArchiveWriterError? {
+        guard let base = raw.baseAddress else { return nil }
         var offset = 0
         while offset < raw.count {
-            let n = archive_write_data(archive, raw.baseAddress! + offset, raw.count - offset)
+            let n = archive_write_data(archive, base + offset, raw.count - offset)
             guard n > 0 else {
-                throw .init(path: path, message: "\(name): \(String(cString: archive_error_string(archive)))")
+                return .init(path: path, message: "\(name): \(String(cString: archive_error_string(archive)))")
             }
             offset += n
         }
+        return nil
     }
 }
 

@@ -1,6 +1,10 @@
 import ArgumentParser
 import BuildEngine
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import ImageStore
 import OCIImage
 

@@ -1,5 +1,10 @@
 import ArgumentParser
 import BuildEngine
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `berth save -o FILE NAME…`: images → a docker-archive that is also an OCI layout.
 struct SaveCommand: AsyncParsableCommand {

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Turns SIGINT and SIGTERM into a cancellation callback (so a build or run tears down its
 /// container, mounts and temporary files) and remembers which signal came.
-final class SignalCancellation: Sendable {
+final class SignalCancellation {
     private let sources: [any DispatchSourceSignal]
     private let first: FirstSignal
 

@@ -1,5 +1,9 @@
 import ContainerRuntime
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import ImageStore
 
 /// Opens the store and the runtime a command works with.

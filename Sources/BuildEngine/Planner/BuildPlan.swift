@@ -9,7 +9,7 @@ struct BuildPlan {
     var order: [Int]
     var target: Int
 
-    init(dockerfile: Dockerfile, target: String?, baseNames: [String]) throws {
+    init(dockerfile: Dockerfile, target: String?, baseNames: [String]) throws(BuildError) {
         let stages = dockerfile.stages
         guard !stages.isEmpty else {
             throw BuildError("\(dockerfile.fileName): the Dockerfile has no FROM instruction")

@@ -98,7 +98,7 @@ struct FileCopier {
         defer { close(output) }
         var remaining = Int(status.st_size)
         while remaining > 0 {
-            let n = copy_file_range(input, nil, output, nil, min(remaining, 1 << 30), 0)
+            let n = sendfile(output, input, nil, min(remaining, 1 << 30))
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EXDEV || errno == ENOSYS || errno == EINVAL {
