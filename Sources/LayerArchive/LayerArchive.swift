@@ -1,2 +1,59 @@
-/// Applies and writes OCI layer tars with libarchive.
+import OCIImage
+
+/// Converts between directories and OCI layer tars with libarchive.
+///
+/// - ``writeDiff(upperDirectory:to:options:)``: an overlayfs upper directory → a layer tar, with
+///   overlay whiteouts turned into `.wh.` entries.
+/// - ``writeTree(directory:to:options:)``: a whole tree → a tar (export).
+/// - ``unpack(layerAt:into:mode:)``: a layer tar → a snapshot directory (overlay whiteouts) or a
+///   plain tree (whiteouts applied), refusing every entry that would land outside the target.
 public enum LayerArchive {}
+
+/// Options for writing layer tars.
+public struct LayerWriteOptions: Sendable, Equatable {
+    /// When set, file mtimes later than this (seconds since the epoch) are clamped to it, for
+    /// reproducible layers (SOURCE_DATE_EPOCH).
+    public var sourceDateEpoch: Int64?
+
+    public init(sourceDateEpoch: Int64? = nil) {
+        self.sourceDateEpoch = sourceDateEpoch
+    }
+}
+
+/// The digest and size of an uncompressed layer tar (its diff ID) or of a compressed blob.
+public struct LayerDigest: Sendable, Equatable {
+    public var diffID: Digest
+    public var size: Int64
+
+    public init(diffID: Digest, size: Int64) {
+        self.diffID = diffID
+        self.size = size
+    }
+}
+
+/// What to do with OCI whiteout entries when unpacking.
+public enum WhiteoutMode: Sendable {
+    /// The target is an overlay lower directory: `.wh.NAME` becomes a 0:0 character device and
+    /// `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`).
+    case overlay
+    /// The target is a plain tree: whiteouts delete what they name.
+    case apply
+}
+
+/// A layer archive failure, naming the archive or directory and the entry at fault.
+public struct LayerArchiveError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var entry: String?
+    public var message: String
+
+    public init(path: String, entry: String? = nil, message: String) {
+        self.path = path
+        self.entry = entry
+        self.message = message
+    }
+
+    public var description: String {
+        if let entry { return "\(path): entry '\(entry)': \(message)" }
+        return "\(path): \(message)"
+    }
+}

@@ -1,0 +1,95 @@
+import CArchive
+import Foundation
+import OCIImage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The bytes a tar is read from: a file, hashed as libarchive consumes it, so unpacking an
+/// uncompressed layer also yields its diff ID.
+final class ArchiveSource {
+    let fd: Int32
+    let path: String
+    var hasher = DigestHasher()
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var failure: Int32 = 0
+
+    init(path: String) throws(LayerArchiveError) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LayerArchiveError(path: path, message: "open: \(String(cString: strerror(errno)))") }
+        self.path = path
+    }
+
+    deinit { close(fd) }
+
+    /// Opens a libarchive reader over this source; `raw` reads the decompressed stream as one
+    /// data entry (for decompression), otherwise tar entries are read.
+    func openReader(raw: Bool) throws(LayerArchiveError) -> OpaquePointer {
+        guard let archive = archive_read_new() else { throw LayerArchiveError(path: path, message: "out of memory") }
+        archive_read_support_filter_gzip(archive)
+        archive_read_support_filter_zstd(archive)
+        archive_read_support_filter_bzip2(archive)
+        archive_read_support_filter_xz(archive)
+        if raw {
+            archive_read_support_format_raw(archive)
+        } else {
+            archive_read_support_format_tar(archive)
+        }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let rc = archive_read_open(
+            archive, context, nil,
+            { _, context, block in
+                guard let context, let block else { return -1 }
+                let source = Unmanaged<ArchiveSource>.fromOpaque(context).takeUnretainedValue()
+                return source.next(block)
+            }, nil)
+        guard rc == ARCHIVE_OK else {
+            let message = String(cString: archive_error_string(archive))
+            archive_read_free(archive)
+            throw LayerArchiveError(path: path, message: "not a readable archive: \(message)")
+        }
+        return archive
+    }
+
+    private func next(_ block: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                return -1
+            }
+            buffer.withUnsafeBytes { raw in
+                hasher.update(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                block.pointee = raw.baseAddress.map { UnsafeRawPointer($0) }
+            }
+            return n
+        }
+    }
+
+    /// Reads the rest of the file through the hasher (trailing padding libarchive did not need).
+    func drain() {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+
+    /// The compression of the file, from its first bytes.
+    static func isCompressed(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 6)
+        let n = read(fd, &magic, magic.count)
+        guard n >= 2 else { return false }
+        if magic[0] == 0x1f && magic[1] == 0x8b { return true }  // gzip
+        if n >= 4 && magic[0...3] == [0x28, 0xb5, 0x2f, 0xfd] { return true }  // zstd
+        if n >= 3 && magic[0...2] == [0x42, 0x5a, 0x68] { return true }  // bzip2
+        if n >= 6 && magic == [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] { return true }  // xz
+        return false
+    }
+}

@@ -1,0 +1,96 @@
+import CArchive
+import Foundation
+import OCIImage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension LayerArchive {
+    /// Writes the uncompressed form of a layer file (gzip, zstd, bzip2, xz or already plain) to
+    /// `outputPath` and returns the uncompressed digest (the diff ID) and size.
+    public static func decompress(layerAt path: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest {
+        let out = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        let source = try ArchiveSource(path: path)
+        let archive = try source.openReader(raw: true)
+        defer { archive_read_free(archive) }
+        var hasher = DigestHasher()
+        var entry: OpaquePointer?
+        guard archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
+            throw LayerArchiveError(path: path, message: String(cString: archive_error_string(archive)))
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+            if n < 0 {
+                throw LayerArchiveError(path: path, message: "decompress: \(String(cString: archive_error_string(archive)))")
+            }
+            if n == 0 { break }
+            var offset = 0
+            while offset < n {
+                let w = buffer[offset..<n].withUnsafeBytes { Glibc.write(out, $0.baseAddress, $0.count) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw LayerArchiveError(path: outputPath, message: "write: \(String(cString: strerror(errno)))")
+                }
+                offset += w
+            }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        guard hasher.byteCount > 0 else {
+            throw LayerArchiveError(path: path, message: "the archive is empty")
+        }
+        return LayerDigest(diffID: hasher.finalize(), size: hasher.byteCount)
+    }
+
+    /// gzip-compresses `inputPath` into `outputPath`; returns the compressed blob's digest and size.
+    public static func gzip(_ inputPath: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest {
+        let input = open(inputPath, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw LayerArchiveError(path: inputPath, message: "open: \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        let out = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        let sink = ArchiveSink(fd: out)
+        guard let archive = archive_write_new() else { throw LayerArchiveError(path: outputPath, message: "out of memory") }
+        defer { archive_write_free(archive) }
+        archive_write_add_filter_gzip(archive)
+        archive_write_set_format_raw(archive)
+        archive_write_set_bytes_per_block(archive, 0)
+        // gzip without a name or timestamp, so the same input always gives the same blob.
+        archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        guard
+            archive_write_open2(
+                archive, context, nil,
+                { _, context, buffer, length in
+                    guard let context, let buffer else { return -1 }
+                    let sink = Unmanaged<ArchiveSink>.fromOpaque(context).takeUnretainedValue()
+                    return sink.writeThrough(UnsafeRawBufferPointer(start: buffer, count: length))
+                }, nil, nil) == ARCHIVE_OK
+        else {
+            throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+        }
+        guard let entry = archive_entry_new() else { throw LayerArchiveError(path: outputPath, message: "out of memory") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
+        archive_write_header(archive, entry)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LayerArchiveError(path: inputPath, message: "read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            let w = buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, n) }
+            guard w == n else { throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive))) }
+        }
+        guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
+            throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+        }
+        return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
+    }
+}
