@@ -1,0 +1,174 @@
+import CRuntimeShim
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One container start: builds the shim's configuration in C memory, clones, releases the
+/// child, collects its output and waits for it.
+struct Launch {
+    let spec: ContainerSpec
+    let env: [String]
+    let searchPath: String
+    let user: ResolvedUser
+    let mounts: [DefaultMounts.Entry]
+    let capabilities: UInt64
+
+    /// The pid of the running container, for the cancellation handler.
+    private final class Child: Sendable {
+        let pid = Mutex<pid_t>(0)
+    }
+
+    func run(io: ProcessIO) async throws(RuntimeError) -> ExitStatus {
+        let child = Child()
+        let result: Result<ExitStatus, RuntimeError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Everything that blocks (clone, reading the error pipe, waitpid) runs on its own
+                // thread, off the cooperative pool.
+                let thread = Thread {
+                    continuation.resume(returning: self.spawnAndWait(io: io, child: child))
+                }
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+        } onCancel: {
+            child.pid.withLock { pid in
+                if pid > 0 { kill(pid, SIGKILL) }
+            }
+        }
+        if Task.isCancelled, case .success = result { throw .cancelled }
+        return try result.get()
+    }
+
+    private func spawnAndWait(io: ProcessIO, child: Child) -> Result<ExitStatus, RuntimeError> {
+        let arena = CArena()
+        var sync: [Int32] = [-1, -1]
+        var errors: [Int32] = [-1, -1]
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        var devNull: Int32 = -1
+        defer {
+            for fd in sync + errors + out + err + [devNull] where fd >= 0 { close(fd) }
+        }
+        guard berth_pipe(&sync) == 0, berth_pipe(&errors) == 0 else {
+            return .failure(.system(operation: "pipe", errno: errno))
+        }
+        var config = berth_spawn_config()
+        config.stdin_fd = -1
+        config.stdout_fd = -1
+        config.stderr_fd = -1
+        if case .capture = io {
+            guard berth_pipe(&out) == 0, berth_pipe(&err) == 0 else {
+                return .failure(.system(operation: "pipe", errno: errno))
+            }
+            devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            config.stdin_fd = devNull
+            config.stdout_fd = out[1]
+            config.stderr_fd = err[1]
+        }
+        var flags = BERTH_CLONE_NEWNS | BERTH_CLONE_NEWPID | BERTH_CLONE_NEWUTS | BERTH_CLONE_NEWIPC | BERTH_CLONE_NEWCGROUP
+        if spec.network == .none { flags |= BERTH_CLONE_NEWNET }
+        config.root = arena.string(spec.rootPath)
+        config.clone_flags = Int32(flags)
+        config.hostname = arena.string(spec.hostname)
+        let table = mounts.map { entry in
+            berth_mount(
+                source: arena.string(entry.source), target: arena.string(entry.target),
+                fstype: arena.optionalString(entry.fstype), data: arena.optionalString(entry.data),
+                flags: entry.flags, kind: Int32(entry.kind.rawValue), create_directory: entry.createDirectory ? 1 : 0)
+        }
+        config.mounts = arena.array(table)
+        config.mount_count = Int32(table.count)
+        let devices = DefaultMounts.devices.map { device in
+            berth_device(
+                name: arena.string(device.name), link: arena.optionalString(device.link), mode: device.mode,
+                major: device.major, minor: device.minor)
+        }
+        config.devices = arena.array(devices)
+        config.device_count = Int32(devices.count)
+        config.cwd = arena.string(spec.process.cwd)
+        config.argv = arena.stringArray(spec.process.args)
+        config.envp = arena.stringArray(env)
+        config.search_path = arena.string(searchPath)
+        config.uid = user.uid
+        config.gid = user.gid
+        config.groups = arena.array(user.additionalGroups)
+        config.group_count = Int32(user.additionalGroups.count)
+        config.cap_bounding = capabilities
+        config.cap_effective = capabilities
+        config.cap_permitted = capabilities
+        config.no_new_privileges = spec.noNewPrivileges ? 1 : 0
+        config.seccomp_filter = nil
+        config.seccomp_length = 0
+        config.readonly_root = spec.readonlyRoot ? 1 : 0
+        config.loopback_up = spec.network == .none ? 1 : 0
+        config.sync_fd = sync[0]
+        config.error_fd = errors[1]
+
+        let pid = withUnsafePointer(to: &config) { berth_spawn($0) }
+        guard pid > 0 else { return .failure(.system(operation: "clone", errno: errno)) }
+        child.pid.withLock { $0 = pid }
+        // The parent keeps only its ends.
+        for index in [0] { close(sync[index]); sync[index] = -1 }
+        close(errors[1]); errors[1] = -1
+        if out[1] >= 0 { close(out[1]); out[1] = -1 }
+        if err[1] >= 0 { close(err[1]); err[1] = -1 }
+
+        var go: UInt8 = 1
+        _ = write(sync[1], &go, 1)
+        close(sync[1]); sync[1] = -1
+
+        // EOF on the error pipe means exec succeeded; a record means the child gave up.
+        var record = berth_child_error()
+        let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
+        var failure: RuntimeError?
+        if n == MemoryLayout<berth_child_error>.size {
+            failure = Self.error(from: record)
+        }
+
+        var readers: [Thread] = []
+        let group = DispatchGroup()
+        if case .capture(let deliver) = io {
+            for (fd, stream) in [(out[0], OutputStream.stdout), (err[0], OutputStream.stderr)] {
+                group.enter()
+                let reader = Thread {
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                        if count < 0 && errno == EINTR { continue }
+                        if count <= 0 { break }
+                        deliver(stream, Array(buffer[0..<count]))
+                    }
+                    group.leave()
+                }
+                readers.append(reader)
+                reader.start()
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        child.pid.withLock { $0 = 0 }
+        group.wait()
+        if let failure { return .failure(failure) }
+        let code = status & 0x7f
+        if code == 0 { return .success(.exited((status >> 8) & 0xff)) }
+        return .success(.signaled(code))
+    }
+
+    static func error(from record: berth_child_error) -> RuntimeError {
+        let detail = withUnsafeBytes(of: record.detail) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        switch Int(record.step) {
+        case Int(BERTH_STEP_EXEC_NOT_FOUND.rawValue): return .commandNotFound(detail)
+        case Int(BERTH_STEP_EXEC_DENIED.rawValue): return .notExecutable(detail)
+        default:
+            let names: [Int: String] = [
+                1: "sync", 2: "hostname", 3: "mount propagation", 4: "root", 5: "mount", 6: "device",
+                7: "pivot_root", 8: "network", 9: "seccomp", 10: "capabilities", 11: "user", 12: "working directory",
+                15: "exec", 16: "standard streams",
+            ]
+            return .setup(step: names[Int(record.step)] ?? "step \(record.step)", detail: detail, errno: record.error)
+        }
+    }
+}
