@@ -1,0 +1,455 @@
+/// BuildKit's shell-word lexer: the expansion Dockerfile instructions get (not a full shell).
+///
+/// `expand` is BuildKit's ProcessWord: quotes removed, escapes applied, `$VAR` and `${…}` forms
+/// substituted. `expandWords` is ProcessWords: the same, split into words at unquoted whitespace
+/// (whitespace inside an unquoted variable's value splits too).
+public struct ShellExpander: Sendable {
+    public let escapeToken: Character
+
+    public init(escapeToken: Character = "\\") {
+        self.escapeToken = escapeToken
+    }
+
+    /// Expands one word.
+    public func expand(_ word: String, lookup: (String) -> String?) throws(ExpansionError) -> String {
+        try withoutActuallyEscaping(lookup) { (lookup) throws(ExpansionError) in
+            var lexer = Lexer(word, escape: escapeToken, lookup: lookup)
+            return try lexer.process(stopOn: nil).text
+        }
+    }
+
+    /// Expands and splits into words.
+    public func expandWords(_ word: String, lookup: (String) -> String?) throws(ExpansionError) -> [String] {
+        try withoutActuallyEscaping(lookup) { (lookup) throws(ExpansionError) in
+            var lexer = Lexer(word, escape: escapeToken, lookup: lookup)
+            return try lexer.process(stopOn: nil).words
+        }
+    }
+
+    /// Lexer options BuildKit uses internally (heredoc detection): keep quote characters, keep
+    /// escape characters, leave unset variables as written.
+    struct Options {
+        var rawQuotes = false
+        var rawEscapes = false
+        var skipUnset = false
+    }
+
+    func expandWords(_ word: String, options: Options) throws(ExpansionError) -> [String] {
+        var lexer = Lexer(word, escape: escapeToken, lookup: { (_: String) -> String? in nil })
+        lexer.options = options
+        return try lexer.process(stopOn: nil).words
+    }
+
+    /// Expands one word and reports which variables were looked up and found or not found.
+    public func expandWithMatches(
+        _ word: String, lookup: (String) -> String?
+    ) throws(ExpansionError) -> (text: String, matched: Set<String>, unmatched: Set<String>) {
+        try withoutActuallyEscaping(lookup) { (lookup) throws(ExpansionError) in
+            var lexer = Lexer(word, escape: escapeToken, lookup: lookup)
+            let text = try lexer.process(stopOn: nil).text
+            return (text, lexer.matched, lexer.unmatched.subtracting(lexer.matched))
+        }
+    }
+}
+
+/// An expansion failure: a syntax error or a `${VAR?message}` / `${VAR:?message}` that fired.
+public struct ExpansionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var word: String
+
+    public init(_ message: String, word: String) {
+        self.message = message
+        self.word = word
+    }
+
+    public var description: String { "\(message) (in '\(word)')" }
+}
+
+/// Collects words the way BuildKit's wordsStruct does.
+private struct WordCollector {
+    var word = ""
+    var words: [String] = []
+    var inWord = false
+
+    mutating func addChar(_ c: Character) {
+        if c.isWhitespace {
+            if inWord && !word.isEmpty {
+                words.append(word)
+                word = ""
+                inWord = false
+            }
+        } else {
+            addRawChar(c)
+        }
+    }
+
+    mutating func addRawChar(_ c: Character) {
+        word.append(c)
+        inWord = true
+    }
+
+    mutating func addString(_ s: String) {
+        for c in s { addChar(c) }
+    }
+
+    mutating func addRawString(_ s: String) {
+        word += s
+        inWord = true
+    }
+
+    mutating func finish() -> [String] {
+        if !word.isEmpty {
+            words.append(word)
+            word = ""
+            inWord = false
+        }
+        return words
+    }
+}
+
+private struct Lexer {
+    let characters: [Character]
+    let source: String
+    let escape: Character
+    let lookup: (String) -> String?
+    var position = 0
+    var matched = Set<String>()
+    var unmatched = Set<String>()
+    var options = ShellExpander.Options()
+
+    init(_ word: String, escape: Character, lookup: @escaping (String) -> String?) {
+        characters = Array(word)
+        source = word
+        self.escape = escape
+        self.lookup = lookup
+    }
+
+    func peek() -> Character? { position < characters.count ? characters[position] : nil }
+
+    mutating func next() -> Character? {
+        guard position < characters.count else { return nil }
+        defer { position += 1 }
+        return characters[position]
+    }
+
+    func error(_ message: String) -> ExpansionError { ExpansionError(message, word: source) }
+
+    mutating func environment(_ name: String) -> String? {
+        // Positional and special parameters are always empty, like BuildKit.
+        if name.first.map({ $0.isNumber || "@*#?-$!".contains($0) }) ?? false { return nil }
+        if let value = lookup(name) {
+            matched.insert(name)
+            return value
+        }
+        unmatched.insert(name)
+        return nil
+    }
+
+    mutating func process(stopOn stop: Character?) throws(ExpansionError) -> (text: String, words: [String]) {
+        var result = ""
+        var words = WordCollector()
+        while let c = peek() {
+            if let stop, c == stop {
+                _ = next()
+                return (result, words.finish())
+            }
+            switch c {
+            case "$":
+                let value = try dollar()
+                result += value
+                words.addString(value)
+            case "'":
+                let value = try singleQuoted()
+                result += value
+                words.addRawString(value)
+            case "\"":
+                let value = try doubleQuoted()
+                result += value
+                words.addRawString(value)
+            default:
+                var ch = next()!
+                if ch == escape {
+                    if options.rawEscapes {
+                        words.addRawChar(ch)
+                        result.append(ch)
+                    }
+                    // An escape makes the next character literal; a trailing one is dropped.
+                    guard let escaped = next() else { break }
+                    ch = escaped
+                    words.addRawChar(ch)
+                } else {
+                    words.addChar(ch)
+                }
+                result.append(ch)
+            }
+        }
+        if let stop {
+            throw error("unexpected end of statement while looking for matching \(stop)")
+        }
+        return (result, words.finish())
+    }
+
+    mutating func singleQuoted() throws(ExpansionError) -> String {
+        _ = next()
+        var result = options.rawQuotes ? "'" : ""
+        while true {
+            guard let c = next() else {
+                throw error("unexpected end of statement while looking for matching single-quote")
+            }
+            if c == "'" { return options.rawQuotes ? result + "'" : result }
+            result.append(c)
+        }
+    }
+
+    mutating func doubleQuoted() throws(ExpansionError) -> String {
+        _ = next()
+        var result = options.rawQuotes ? "\"" : ""
+        while true {
+            guard let c = peek() else {
+                throw error("unexpected end of statement while looking for matching double-quote")
+            }
+            if c == "\"" {
+                _ = next()
+                return options.rawQuotes ? result + "\"" : result
+            }
+            if c == "$" {
+                result += try dollar()
+                continue
+            }
+            var ch = next()!
+            if ch == escape {
+                guard let following = peek() else { continue }  // a trailing escape is ignored
+                if following == "\"" || following == "$" || following == escape {
+                    if options.rawEscapes { result.append(ch) }
+                    ch = next()!
+                }
+            }
+            result.append(ch)
+        }
+    }
+
+    mutating func name() -> String {
+        var name = ""
+        while let c = peek() {
+            if name.isEmpty && c.isNumber {
+                while let d = peek(), d.isNumber {
+                    name.append(d)
+                    _ = next()
+                }
+                return name
+            }
+            if name.isEmpty && "@*#?-$!".contains(c) {
+                _ = next()
+                return String(c)
+            }
+            guard c.isLetter || c.isNumber || c == "_" else { break }
+            name.append(c)
+            _ = next()
+        }
+        return name
+    }
+
+    mutating func dollar() throws(ExpansionError) -> String {
+        _ = next()  // $
+        guard peek() == "{" else {
+            let name = name()
+            if name.isEmpty { return "$" }
+            if let value = environment(name) { return value }
+            return options.skipUnset ? "$" + name : ""
+        }
+        _ = next()  // {
+        switch peek() {
+        case nil: throw error("syntax error: missing '}'")
+        case "{", "}", ":": throw error("syntax error: bad substitution")
+        default: break
+        }
+        let name = name()
+        guard let op = next() else { throw error("syntax error: missing '}'") }
+        switch op {
+        case "}":
+            if let value = environment(name) { return value }
+            return options.skipUnset ? "${\(name)}" : ""
+        case "?":
+            let word = try operand()
+            guard let value = environment(name) else {
+                throw error("\(name): \(word.isEmpty ? "is not allowed to be unset" : word)")
+            }
+            return value
+        case ":":
+            guard let modifier = next() else { throw error("syntax error: missing '}'") }
+            let word = try operand()
+            let value = environment(name)
+            switch modifier {
+            case "+": return (value ?? "").isEmpty ? "" : word
+            case "-": return (value ?? "").isEmpty ? word : value ?? ""
+            case "?":
+                guard let value else {
+                    throw error("\(name): \(word.isEmpty ? "is not allowed to be unset" : word)")
+                }
+                guard !value.isEmpty else {
+                    throw error("\(name): \(word.isEmpty ? "is not allowed to be empty" : word)")
+                }
+                return value
+            default:
+                throw error("unsupported modifier (\(modifier)) in substitution")
+            }
+        case "+":
+            let word = try operand()
+            return environment(name) == nil ? "" : word
+        case "-":
+            let word = try operand()
+            return environment(name) ?? word
+        case "#", "%":
+            var longest = false
+            if peek() == op {
+                _ = next()
+                longest = true
+            }
+            let pattern = try operand()
+            let value = environment(name) ?? ""
+            return op == "#"
+                ? Glob.removePrefix(pattern, from: value, longest: longest)
+                : Glob.removeSuffix(pattern, from: value, longest: longest)
+        case "/":
+            var all = false
+            if peek() == "/" {
+                _ = next()
+                all = true
+            }
+            let pattern = try operand(stopAt: "/")
+            let replacement = position <= characters.count && characters[position - 1] == "/" ? try operand() : ""
+            let value = environment(name) ?? ""
+            return Glob.replace(pattern, in: value, with: replacement, all: all)
+        default:
+            throw error("syntax error: bad substitution")
+        }
+    }
+
+    /// The word after an operator, up to the closing brace (nested expansions allowed).
+    mutating func operand(stopAt alternative: Character? = nil) throws(ExpansionError) -> String {
+        var result = ""
+        while let c = peek() {
+            if c == "}" {
+                _ = next()
+                return result
+            }
+            if let alternative, c == alternative {
+                _ = next()
+                return result
+            }
+            switch c {
+            case "$": result += try dollar()
+            case "'": result += try singleQuoted()
+            case "\"": result += try doubleQuoted()
+            default:
+                var ch = next()!
+                if ch == escape {
+                    guard let escaped = next() else { break }
+                    ch = escaped
+                }
+                result.append(ch)
+            }
+        }
+        throw error("syntax error: missing '}'")
+    }
+}
+
+/// Shell glob patterns (`*`, `?`, `[…]`, `\x`) for the `#`, `%` and `/` operators.
+enum Glob {
+    static func matches(_ pattern: [Character], _ text: [Character]) -> Bool {
+        func match(_ p: Int, _ t: Int) -> Bool {
+            if p == pattern.count { return t == text.count }
+            switch pattern[p] {
+            case "*":
+                var k = t
+                while k <= text.count {
+                    if match(p + 1, k) { return true }
+                    k += 1
+                }
+                return false
+            case "?":
+                return t < text.count && match(p + 1, t + 1)
+            case "[":
+                guard t < text.count, let (ok, next) = bracket(p, text[t]) else {
+                    return t < text.count && pattern[p] == text[t] && match(p + 1, t + 1)
+                }
+                return ok && match(next, t + 1)
+            case "\\" where p + 1 < pattern.count:
+                return t < text.count && pattern[p + 1] == text[t] && match(p + 2, t + 1)
+            default:
+                return t < text.count && pattern[p] == text[t] && match(p + 1, t + 1)
+            }
+        }
+        func bracket(_ start: Int, _ c: Character) -> (Bool, Int)? {
+            var i = start + 1
+            var negate = false
+            if i < pattern.count && (pattern[i] == "!" || pattern[i] == "^") {
+                negate = true
+                i += 1
+            }
+            var found = false
+            var first = true
+            while i < pattern.count && (pattern[i] != "]" || first) {
+                first = false
+                if i + 2 < pattern.count && pattern[i + 1] == "-" && pattern[i + 2] != "]" {
+                    if pattern[i] <= c && c <= pattern[i + 2] { found = true }
+                    i += 3
+                } else {
+                    if pattern[i] == c { found = true }
+                    i += 1
+                }
+            }
+            guard i < pattern.count else { return nil }
+            return (found != negate, i + 1)
+        }
+        return match(0, 0)
+    }
+
+    static func removePrefix(_ pattern: String, from value: String, longest: Bool) -> String {
+        let p = Array(pattern), v = Array(value)
+        let range = longest ? Array((0...v.count).reversed()) : Array(0...v.count)
+        for i in range where matches(p, Array(v[0..<i])) {
+            return String(v[i...])
+        }
+        return value
+    }
+
+    static func removeSuffix(_ pattern: String, from value: String, longest: Bool) -> String {
+        let p = Array(pattern), v = Array(value)
+        let range = longest ? Array(0...v.count) : Array((0...v.count).reversed())
+        for i in range where matches(p, Array(v[i...])) {
+            return String(v[..<i])
+        }
+        return value
+    }
+
+    static func replace(_ pattern: String, in value: String, with replacement: String, all: Bool) -> String {
+        let p = Array(pattern), v = Array(value)
+        guard !p.isEmpty else { return value }
+        var result = ""
+        var i = 0
+        var replaced = false
+        while i < v.count {
+            if !replaced || all {
+                var end: Int?
+                var j = v.count
+                while j > i {
+                    if matches(p, Array(v[i..<j])) {
+                        end = j
+                        break
+                    }
+                    j -= 1
+                }
+                if let end {
+                    result += replacement
+                    i = end
+                    replaced = true
+                    continue
+                }
+            }
+            result.append(v[i])
+            i += 1
+        }
+        return result
+    }
+}
