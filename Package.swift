@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "DockerfileSyntaxTests", dependencies: ["DockerfileSyntax"]),
         .testTarget(name: "OCIImageTests", dependencies: ["OCIImage"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCIImage"]),
-        .testTarget(name: "LayerArchiveTests", dependencies: ["LayerArchive", "OCIImage"]),
+        .testTarget(name: "LayerArchiveTests", dependencies: ["LayerArchive", "OCIImage", "CArchive"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "ImageStore"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"]),
         .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "DockerfileSyntax"]),

@@ -5,15 +5,29 @@ enum HeredocParsing {
         let words: [String]
         do {
             words = try ShellExpander(escapeToken: "\\").expandWords(
-                line, options: .init(rawQuotes: true, rawEscapes: true, skipUnset: false))
+                line, options: .init(rawQuotes: true, rawEscapes: true, skipUnset: true))
         } catch {
             return []
         }
         var result: [ParsedHeredoc] = []
-        for word in words {
+        var index = 0
+        while index < words.count {
+            var word = words[index]
+            // `<< EOF` and `<<- EOF`: the operator and the delimiter may be separate words.
+            if index + 1 < words.count, isBareOperator(word) {
+                word += " " + words[index + 1]
+                index += 1
+            }
             if let heredoc = try parse(word) { result.append(heredoc) }
+            index += 1
         }
         return result
+    }
+
+    /// `<<`, `<<-`, optionally after a descriptor number, with nothing after it.
+    static func isBareOperator(_ word: String) -> Bool {
+        let rest = word.drop { $0.isASCII && $0.isNumber }
+        return rest == "<<" || rest == "<<-"
     }
 
     /// A heredoc from one word such as `<<EOF`, `<<-"EOF"` or `3<<EOF`; nil when the word is not one.
@@ -29,6 +43,7 @@ enum HeredocParsing {
             chomp = true
             rest = rest.dropFirst()
         }
+        rest = rest.drop { $0 == " " || $0 == "\t" }
         guard !rest.contains("<"), !rest.isEmpty else { return nil }
         let expander = ShellExpander(escapeToken: "\\")
         let plain: [String]

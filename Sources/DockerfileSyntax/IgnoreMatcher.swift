@@ -41,7 +41,11 @@ public struct IgnoreMatcher: Sendable {
                 exclusion = true
             }
             text = Self.clean(text)
-            try Self.validate(text, original: raw)
+            do {
+                _ = try GoPathMatch.match(text, ".")
+            } catch {
+                throw IgnorePatternError(pattern: raw, message: "syntax error in pattern")
+            }
             patterns.append(
                 Pattern(exclusion: exclusion, cleaned: text, tokens: Self.compile(text), components: text.split(separator: "/").map(String.init)))
         }
@@ -75,6 +79,26 @@ public struct IgnoreMatcher: Sendable {
         return result
     }
 
+    /// MatchesOrParentMatches with its error: a pattern whose character class has a reversed
+    /// range (`[z-a]`) is accepted by filepath.Match's check but cannot be matched.
+    public func matchesOrParentMatches(_ relativePath: String) throws(IgnorePatternError) -> Bool {
+        try validate()
+        return isExcluded(relativePath)
+    }
+
+    /// Throws for patterns that cannot be used for matching (reversed class ranges).
+    public func validate() throws(IgnorePatternError) {
+        for pattern in patterns {
+            for token in pattern.tokens {
+                if case .characterClass(_, let items) = token {
+                    for case .range(let low, let high) in items where low > high {
+                        throw IgnorePatternError(pattern: pattern.cleaned, message: "invalid character class range \(low)-\(high)")
+                    }
+                }
+            }
+        }
+    }
+
     /// MatchesOrParentMatches: whether `relativePath` (context-relative, `/`-separated) is excluded.
     public func isExcluded(_ relativePath: String) -> Bool {
         let path = relativePath
@@ -96,13 +120,22 @@ public struct IgnoreMatcher: Sendable {
 
     /// The deprecated single-pattern check (`Matches(path, [pattern])`): the path itself or its
     /// immediate parent directory.
-    public static func matches(_ path: String, pattern: String) throws(IgnorePatternError) -> Bool {
-        let matcher = try IgnoreMatcher(patterns: [pattern])
-        guard let compiled = matcher.patterns.first else { return false }
-        let cleanedPath = clean(path)
-        if matches(compiled.tokens, cleanedPath) { return true }
-        let parents = parentDirectories(cleanedPath)
-        return parents.contains { matches(compiled.tokens, $0) } && !compiled.exclusion
+    public static func matches(_ path: String, patterns list: [String]) throws(IgnorePatternError) -> Bool {
+        let matcher = try IgnoreMatcher(patterns: list)
+        try matcher.validate()
+        let file = clean(path)
+        if file == "." { return false }
+        let parentComponents = file.split(separator: "/").dropLast().map(String.init)
+        var matched = false
+        for pattern in matcher.patterns {
+            if pattern.exclusion != matched { continue }
+            var match = Self.matches(pattern.tokens, file)
+            if !match && !parentComponents.isEmpty && pattern.components.count <= parentComponents.count {
+                match = Self.matches(pattern.tokens, parentComponents[0..<pattern.components.count].joined(separator: "/"))
+            }
+            if match { matched = !pattern.exclusion }
+        }
+        return matched
     }
 
     /// True when `directory` is excluded and no exception could re-include anything under it.
@@ -127,10 +160,14 @@ public struct IgnoreMatcher: Sendable {
 
     // MARK: - Compilation and matching
 
+    /// The parent directories of `path` from the top, as Go's filepath.Dir and Split give them
+    /// (so `a/b/c/` has parents `a`, `a/b` and `a/b/c`).
     static func parentDirectories(_ path: String) -> [String] {
-        let components = path.split(separator: "/")
-        guard components.count > 1 else { return [] }
-        return (1..<components.count).map { components[0..<$0].joined(separator: "/") }
+        guard let slash = path.lastIndex(of: "/") else { return [] }
+        let directory = clean(String(path[..<slash]))
+        guard directory != "." else { return [] }
+        let components = directory.split(separator: "/", omittingEmptySubsequences: false)
+        return (1...components.count).map { components[0..<$0].joined(separator: "/") }
     }
 
     /// Go's path.Clean.
@@ -153,47 +190,6 @@ public struct IgnoreMatcher: Sendable {
         let joined = parts.joined(separator: "/")
         if rooted { return "/" + joined }
         return joined.isEmpty ? "." : joined
-    }
-
-    /// filepath.Match's syntax check: well-formed classes, no trailing escape.
-    static func validate(_ pattern: String, original: String) throws(IgnorePatternError) {
-        let chars = Array(pattern)
-        var i = 0
-        let bad = IgnorePatternError(pattern: original, message: "syntax error in pattern")
-        while i < chars.count {
-            switch chars[i] {
-            case "\\":
-                guard i + 1 < chars.count else { throw bad }
-                i += 2
-            case "[":
-                i += 1
-                if i < chars.count && chars[i] == "^" { i += 1 }
-                var items = 0
-                while true {
-                    guard i < chars.count else { throw bad }
-                    if chars[i] == "]" && items > 0 { break }
-                    func classChar() throws(IgnorePatternError) {
-                        guard i < chars.count, chars[i] != "-", chars[i] != "]" || false else { throw bad }
-                        if chars[i] == "\\" {
-                            i += 1
-                            guard i < chars.count else { throw bad }
-                        }
-                        i += 1
-                    }
-                    if chars[i] == "]" { throw bad }
-                    try classChar()
-                    if i < chars.count && chars[i] == "-" {
-                        i += 1
-                        guard i < chars.count, chars[i] != "]" else { throw bad }
-                        try classChar()
-                    }
-                    items += 1
-                }
-                i += 1
-            default:
-                i += 1
-            }
-        }
     }
 
     static func compile(_ pattern: String) -> [Token] {

@@ -164,7 +164,8 @@ public enum Parser {
         var end = line.count
         while end > 0 && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         let token = escape == "`" ? UInt8(ascii: "`") : UInt8(ascii: "\\")
-        if end > 0 && line[end - 1] == token {
+        // A lone escape continues; an escaped escape (`\\` at the end) does not.
+        if end > 0 && line[end - 1] == token && (end == 1 || line[end - 2] != token) {
             return (Array(line[..<(end - 1)]), false)
         }
         return (line, true)

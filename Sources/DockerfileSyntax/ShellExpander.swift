@@ -305,7 +305,8 @@ private struct Lexer {
                 _ = next()
                 longest = true
             }
-            let pattern = try operand()
+            // Patterns keep their escapes: `\*` is a literal star for the glob.
+            let pattern = try operand(rawEscapes: true)
             let value = environment(name) ?? ""
             return op == "#"
                 ? Glob.removePrefix(pattern, from: value, longest: longest)
@@ -316,8 +317,10 @@ private struct Lexer {
                 _ = next()
                 all = true
             }
-            let pattern = try operand(stopAt: "/")
-            let replacement = position <= characters.count && characters[position - 1] == "/" ? try operand() : ""
+            guard let pattern = try word(until: "/", rawEscapes: true) else {
+                throw error("syntax error: missing '/' in ${}")
+            }
+            let replacement = try operand(rawEscapes: true)
             let value = environment(name) ?? ""
             return Glob.replace(pattern, in: value, with: replacement, all: all)
         default:
@@ -325,15 +328,20 @@ private struct Lexer {
         }
     }
 
-    /// The word after an operator, up to the closing brace (nested expansions allowed).
-    mutating func operand(stopAt alternative: Character? = nil) throws(ExpansionError) -> String {
+    /// The word after an operator, up to the closing brace (nested expansions allowed). With
+    /// `rawEscapes` escape characters stay in the word (glob patterns and replacements).
+    mutating func operand(rawEscapes: Bool = false) throws(ExpansionError) -> String {
+        guard let word = try word(until: "}", rawEscapes: rawEscapes) else {
+            throw error("syntax error: missing '}'")
+        }
+        return word
+    }
+
+    /// The word up to `terminator`, or nil when the input ends first.
+    mutating func word(until terminator: Character, rawEscapes: Bool) throws(ExpansionError) -> String? {
         var result = ""
         while let c = peek() {
-            if c == "}" {
-                _ = next()
-                return result
-            }
-            if let alternative, c == alternative {
+            if c == terminator {
                 _ = next()
                 return result
             }
@@ -344,13 +352,14 @@ private struct Lexer {
             default:
                 var ch = next()!
                 if ch == escape {
+                    if rawEscapes { result.append(ch) }
                     guard let escaped = next() else { break }
                     ch = escaped
                 }
                 result.append(ch)
             }
         }
-        throw error("syntax error: missing '}'")
+        return nil
     }
 }
 
@@ -425,7 +434,11 @@ enum Glob {
 
     static func replace(_ pattern: String, in value: String, with replacement: String, all: Bool) -> String {
         let p = Array(pattern), v = Array(value)
-        guard !p.isEmpty else { return value }
+        if p.isEmpty {
+            // An empty pattern matches the empty string: before the value, or (all) between
+            // every character, as Go's regexp replacement does.
+            return all ? replacement + v.map { String($0) + replacement }.joined() : replacement + value
+        }
         var result = ""
         var i = 0
         var replaced = false

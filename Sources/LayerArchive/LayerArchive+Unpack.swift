@@ -239,14 +239,24 @@ struct Unpacker {
             guard offset >= 0, length == 0 || offset + Int64(length) <= size else {
                 throw LayerArchiveError(path: label, entry: entry, message: "refused: data beyond the declared size")
             }
-            var done = 0
-            while done < length, let block {
-                let n = pwrite(fd, block + done, length - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw LayerArchiveError(path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
+            guard let block else { continue }
+            // All-zero 4 KiB pieces become holes: files stay sparse, whatever the tar's encoding.
+            var piece = 0
+            while piece < length {
+                let count = min(4096, length - piece)
+                let bytes = UnsafeRawBufferPointer(start: block + piece, count: count)
+                if !bytes.allSatisfy({ $0 == 0 }) {
+                    var done = 0
+                    while done < count {
+                        let n = pwrite(fd, bytes.baseAddress! + done, count - done, off_t(offset) + off_t(piece + done))
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw LayerArchiveError(path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
+                        }
+                        done += n
+                    }
                 }
-                done += n
+                piece += count
             }
         }
         // Sparse files end in a hole: set the size explicitly.

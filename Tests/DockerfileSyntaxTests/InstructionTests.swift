@@ -1,0 +1,143 @@
+import Testing
+
+@testable import DockerfileSyntax
+
+@Suite struct InstructionTests {
+    @Test func everyInstructionBecomesATypedCommand() throws {
+        let text = """
+            # syntax=docker/dockerfile:1
+            ARG BASE=busybox
+            FROM --platform=linux/amd64 ${BASE} AS Builder
+            RUN --mount=type=cache,target=/c --network=none echo hi
+            RUN ["echo", "exec"]
+            COPY --chown=app:app --chmod=644 --link a b /dst/
+            ADD --checksum=sha256:abc https://example.com/x /x
+            ENV A=1 B="two words"
+            ENV LEGACY value with spaces
+            LABEL k=v
+            WORKDIR /w
+            USER app
+            EXPOSE 80 53/udp
+            VOLUME ["/v"]
+            STOPSIGNAL SIGINT
+            HEALTHCHECK --interval=30s --retries=3 CMD curl -f http://localhost/
+            SHELL ["/bin/bash", "-c"]
+            ONBUILD RUN echo child
+            MAINTAINER someone
+            CMD echo done
+            ENTRYPOINT ["/entry"]
+            FROM builder
+            HEALTHCHECK NONE
+            """
+        let dockerfile = try Dockerfile.parse(text, fileName: "Dockerfile")
+        #expect(dockerfile.directives.syntax == "docker/dockerfile:1")
+        #expect(dockerfile.globalArgs.first?.args == [ArgDeclaration(name: "BASE", defaultValue: "busybox")])
+        #expect(dockerfile.stages.count == 2)
+        let stage = dockerfile.stages[0]
+        #expect(stage.name == "builder")
+        #expect(stage.baseName == "${BASE}")
+        #expect(stage.platform == "linux/amd64")
+        #expect(stage.commands.count == 18)
+        guard case .run(let run) = stage.commands[0] else { Issue.record("not RUN"); return }
+        #expect(run.command == .shell("echo hi"))
+        #expect(run.mounts == ["type=cache,target=/c"])
+        #expect(run.network == "none")
+        #expect(run.info.location == SourceRange(startLine: 4, endLine: 4))
+        guard case .run(let exec) = stage.commands[1] else { Issue.record("not RUN"); return }
+        #expect(exec.command == .exec(["echo", "exec"]))
+        guard case .copy(let copy) = stage.commands[2] else { Issue.record("not COPY"); return }
+        #expect(copy.sources == [.path("a"), .path("b")])
+        #expect(copy.destination == "/dst/")
+        #expect(copy.chown == "app:app" && copy.chmod == "644" && copy.link)
+        guard case .copy(let add) = stage.commands[3] else { Issue.record("not ADD"); return }
+        #expect(add.isAdd && add.checksum == "sha256:abc")
+        guard case .env(let env) = stage.commands[4] else { Issue.record("not ENV"); return }
+        #expect(env.pairs == [KeyValuePair(key: "A", value: "1"), KeyValuePair(key: "B", value: "\"two words\"")])
+        guard case .env(let legacy) = stage.commands[5] else { Issue.record("not ENV"); return }
+        #expect(legacy.pairs == [KeyValuePair(key: "LEGACY", value: "value with spaces")])
+        guard case .healthcheck(let check) = stage.commands[12] else { Issue.record("not HEALTHCHECK"); return }
+        #expect(check.test == ["CMD-SHELL", "curl -f http://localhost/"])
+        #expect(check.interval == 30_000_000_000 && check.retries == 3)
+        guard case .onbuild(let onbuild) = stage.commands[14] else { Issue.record("not ONBUILD"); return }
+        #expect(onbuild.expression == "RUN echo child")
+        guard case .healthcheck(let none) = dockerfile.stages[1].commands[0] else { Issue.record("not HEALTHCHECK"); return }
+        #expect(none.test == ["NONE"])
+    }
+
+    @Test func expansionFollowsBuildKit() throws {
+        let dockerfile = try Dockerfile.parse("FROM scratch\nENV A=${X:-def} B=\"$Y z\"\nCOPY $SRC ${DST}/\nRUN echo $NOT_EXPANDED\n", fileName: "Dockerfile")
+        let env = ["Y": "y", "SRC": "src", "DST": "/dst"]
+        let commands = try dockerfile.stages[0].commands.map { try $0.expanded(escapeToken: "\\") { env[$0] } }
+        guard case .env(let e) = commands[0], case .copy(let c) = commands[1], case .run(let r) = commands[2] else {
+            Issue.record("unexpected commands")
+            return
+        }
+        #expect(e.pairs == [KeyValuePair(key: "A", value: "def"), KeyValuePair(key: "B", value: "y z")])
+        #expect(c.sources == [.path("src")] && c.destination == "/dst/")
+        #expect(r.command == .shell("echo $NOT_EXPANDED"))
+    }
+
+    @Test func heredocsInRunAndCopy() throws {
+        let text = "FROM scratch\nRUN <<EOT\necho one\nEOT\nCOPY <<-EOF /etc/conf\n\tkey=value\n\tEOF\n"
+        let dockerfile = try Dockerfile.parse(text, fileName: "Dockerfile")
+        guard case .run(let run) = dockerfile.stages[0].commands[0], case .copy(let copy) = dockerfile.stages[0].commands[1] else {
+            Issue.record("unexpected commands")
+            return
+        }
+        #expect(run.heredocs == [Heredoc(name: "EOT", content: "echo one\n", expand: true)])
+        #expect(copy.sources == [.heredoc(Heredoc(name: "EOF", content: "key=value\n", expand: true))])
+        #expect(copy.info.location == SourceRange(startLine: 5, endLine: 7))
+    }
+
+    @Test func errorsNameFileLineColumnAndShowACaret() {
+        #expect {
+            try Dockerfile.parse("FROM scratch\nRUNN echo\n", fileName: "ctx/Dockerfile")
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("ctx/Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)") && text.contains("\n    RUNN echo\n    ^")
+        }
+        #expect {
+            try Dockerfile.parse("FROM scratch\nCOPY --frm=x a b\n", fileName: "Dockerfile")
+        } throws: { error in
+            "\(error)".contains("Dockerfile:2:6: unknown flag: --frm for COPY")
+        }
+        #expect(throws: DockerfileError.self) { try Dockerfile.parse("", fileName: "Dockerfile") }
+        #expect(throws: DockerfileError.self) { try Dockerfile.parse("RUN echo\n", fileName: "Dockerfile") }
+        #expect(throws: DockerfileError.self) { try Dockerfile.parse("FROM a b\n", fileName: "Dockerfile") }
+        #expect(throws: DockerfileError.self) { try Dockerfile.parse("FROM scratch\nRUN <<EOF\nno end\n", fileName: "Dockerfile") }
+    }
+
+    @Test func escapeDirectiveChangesContinuations() throws {
+        let dockerfile = try Dockerfile.parse("# escape=`\nFROM scratch\nRUN echo a `\n  b\n", fileName: "Dockerfile")
+        #expect(dockerfile.directives.escapeToken == "`")
+        guard case .run(let run) = dockerfile.stages[0].commands[0] else { Issue.record("not RUN"); return }
+        #expect(run.command == .shell("echo a   b"))
+    }
+
+    @Test func hostileInputNeverCrashes() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("FROM RUN COPY <<EOF \\\n\"'`$ {}[]#=-:--x\u{0}\u{FF}".utf8) + [0xC3, 0x28, 0xFF, 0x00]
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0..<200, using: &generator)
+            let bytes = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            _ = try? Dockerfile.parse(bytes, fileName: "fuzz")
+            _ = try? ShellExpander().expand(String(decoding: bytes, as: UTF8.self)) { _ in "v" }
+        }
+        _ = try? Dockerfile.parse(Array(repeating: UInt8(ascii: "a"), count: 1 << 16), fileName: "huge")
+        _ = try? Dockerfile.parse(Array(repeating: "FROM a \\\n", count: 2_000).joined().utf8.map { $0 }, fileName: "deep")
+    }
+}
+
+@Suite struct IgnoreMatcherTests {
+    @Test func dockerignoreSemantics() throws {
+        let matcher = try IgnoreMatcher(patterns: IgnoreMatcher.patterns(fromIgnoreFile: "# comment\ndrop\n**/*.log\n!logs/important.log\n/*.env\n"))
+        #expect(matcher.isExcluded("drop"))
+        #expect(matcher.isExcluded("drop/inner/file"))
+        #expect(matcher.isExcluded("logs/debug.log"))
+        #expect(!matcher.isExcluded("logs/important.log"))
+        #expect(matcher.isExcluded("secret.env"))
+        #expect(!matcher.isExcluded("sub/secret.env"))
+        #expect(matcher.canSkipDirectory("drop"))
+        #expect(!matcher.canSkipDirectory("logs"))
+    }
+}
