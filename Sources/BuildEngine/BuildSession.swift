@@ -75,6 +75,7 @@ final class BuildSession: Sendable {
             }
         }
         let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
+        warnUnusedBuildArgs()
         for index in plan.order {
             let stageBuilder = StageBuilder(
                 session: self, index: index, stage: dockerfile.stages[index], baseName: baseNames[index],
@@ -86,6 +87,19 @@ final class BuildSession: Sendable {
             throw BuildError("internal error: target stage produced no result")
         }
         return try await writeImage(final)
+    }
+
+    /// BuildKit's warning for `--build-arg`s no ARG declares.
+    private func warnUnusedBuildArgs() {
+        var declared = Set(PredefinedArgs.values().keys).union(PredefinedArgs.proxyNames)
+        for arg in dockerfile.globalArgs { declared.formUnion(arg.args.map(\.name)) }
+        for stage in dockerfile.stages {
+            for case .arg(let arg) in stage.commands { declared.formUnion(arg.args.map(\.name)) }
+        }
+        let unused = options.buildArgs.keys.filter { !declared.contains($0) }.sorted()
+        if !unused.isEmpty {
+            progress.report(.warning("one or more build-args [\(unused.joined(separator: " "))] were not consumed"))
+        }
     }
 
     private func writeImage(_ result: StageResult) async throws(BuildError) -> StoredImage {

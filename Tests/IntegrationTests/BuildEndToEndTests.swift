@@ -115,3 +115,31 @@ import Testing
         #expect(version.status == 0 && !version.stdout.isEmpty)
     }
 }
+
+/// ARGs, build args and .dockerignore files as BuildKit treats them.
+@Suite(.serialized) struct BuildContextTests {
+    @Test func dockerfileSpecificIgnoreFileWinsAndUnusedArgsWarn() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let ctx = try h.context(
+            "ignore",
+            [
+                "build/app.Dockerfile": "FROM busybox-base\nARG USED=default\nCOPY . /ctx\nRUN echo $USED > /used\n",
+                "build/app.Dockerfile.dockerignore": "secret.txt\n",
+                ".dockerignore": "public.txt\n",
+                "secret.txt": "s\n",
+                "public.txt": "p\n",
+            ])
+        let result = try h.berth([
+            "build", "--progress", "plain", "-t", "ign", "-f", ctx + "/build/app.Dockerfile",
+            "--build-arg", "USED=given", "--build-arg", "EXTRA=1", ctx,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("build-args [EXTRA] were not consumed"), "\(result.stderr)")
+        let listing = try h.berth(["run", "--rm", "ign", "sh", "-c", "ls /ctx; cat /used"])
+        #expect(listing.stdout.contains("public.txt"))
+        #expect(!listing.stdout.contains("secret.txt"))
+        #expect(listing.stdout.contains("given"))
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fuzzes DockerfileSyntax (parser, expander, .dockerignore) with libFuzzer.
+#   Fuzz/run-parser-fuzzer.sh [RUNS]      (default 1000000 executions)
+# Seeds: Fuzz/corpus/parser (kept in the repo) plus every Dockerfile under Fixtures/.
+# Prints libFuzzer's final stats; exits non-zero on a crash (the crash input is kept in Fuzz/out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-1000000}
+out=Fuzz/out
+mkdir -p "$out/corpus"
+cp Fuzz/corpus/parser/* "$out/corpus/" 2>/dev/null || true
+find Fixtures -name Dockerfile -exec sh -c 'cp "$1" "'"$out"'/corpus/fixture-$(echo "$1" | tr / _)"' _ {} \;
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DockerfileSyntax \
+  Sources/DockerfileSyntax/*.swift Fuzz/ParserFuzzer.swift -o "$out/parser-fuzzer"
+"$out/parser-fuzzer" -runs="$runs" -max_len=4096 -timeout=10 -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12
