@@ -72,7 +72,9 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCIImage"]),
         .testTarget(name: "LayerArchiveTests", dependencies: ["LayerArchive", "OCIImage", "CArchive"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "ImageStore"]),
-        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"]),
+        .testTarget(
+            name: "ContainerRuntimeTests",
+            dependencies: ["ContainerRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "DockerfileSyntax"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCIImage"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCIImage"]),

@@ -77,9 +77,32 @@ public struct ContainerRuntime: Sendable {
         }
 
         let capabilities = try Capabilities.mask(spec.capabilities, last: Int(berth_last_capability()))
+        let seccomp = try seccompProgram(spec.seccomp, capabilities: capabilities)
         let launch = Launch(
-            spec: spec, env: env, searchPath: searchPath, user: user, mounts: mounts, capabilities: capabilities)
+            spec: spec, env: env, searchPath: searchPath, user: user, mounts: mounts, capabilities: capabilities,
+            seccomp: seccomp)
         return try await launch.run(io: io)
+    }
+
+    /// The compiled filter for `mode`, or nil for unconfined.
+    func seccompProgram(_ mode: SeccompMode, capabilities: UInt64) throws(RuntimeError) -> [UInt8]? {
+        let profile: SeccompProfile
+        let bytes: [UInt8]
+        switch mode {
+        case .unconfined:
+            return nil
+        case .dockerDefault:
+            profile = SeccompProfile.docker
+            bytes = Array(SeccompProfile.dockerDefaultJSON.utf8)
+        case .profile(let path):
+            profile = try SeccompProfile.load(path: path)
+            bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
+        }
+        let names = Set(Capabilities.names.compactMap { name, bit in
+            capabilities & (UInt64(1) << UInt64(bit)) != 0 ? "CAP_" + name : nil
+        })
+        return try SeccompCompiler.program(
+            profile, profileBytes: bytes, capabilities: names, cacheDirectory: stateDirectory + "/seccomp")
     }
 
     static func writeStateFiles(_ directory: String, hostname: String) throws(RuntimeError) {

@@ -10,6 +10,7 @@ public struct ContainerSpec: Codable, Sendable {
     /// Mounts added after the defaults.
     public var mounts: [MountSpec]
     public var capabilities: CapabilitySpec
+    public var seccomp: SeccompMode
     public var noNewPrivileges: Bool
     /// Build steps: files and directories created only as mount points are removed after exit,
     /// so they never land in a layer.
@@ -18,7 +19,7 @@ public struct ContainerSpec: Codable, Sendable {
     public init(
         rootPath: String, readonlyRoot: Bool = false, process: ProcessSpec, hostname: String,
         network: NetworkMode = .host, mounts: [MountSpec] = [], capabilities: CapabilitySpec = .docker,
-        noNewPrivileges: Bool = false, removeMountPointStubs: Bool = false
+        seccomp: SeccompMode = .dockerDefault, noNewPrivileges: Bool = false, removeMountPointStubs: Bool = false
     ) {
         self.rootPath = rootPath
         self.readonlyRoot = readonlyRoot
@@ -27,6 +28,7 @@ public struct ContainerSpec: Codable, Sendable {
         self.network = network
         self.mounts = mounts
         self.capabilities = capabilities
+        self.seccomp = seccomp
         self.noNewPrivileges = noNewPrivileges
         self.removeMountPointStubs = removeMountPointStubs
     }

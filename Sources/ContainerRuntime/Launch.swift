@@ -15,6 +15,8 @@ struct Launch {
     let user: ResolvedUser
     let mounts: [DefaultMounts.Entry]
     let capabilities: UInt64
+    /// Compiled BPF (struct sock_filter array), nil for unconfined.
+    let seccomp: [UInt8]?
 
     /// The pid of the running container, for the cancellation handler.
     private final class Child: Sendable {
@@ -100,8 +102,10 @@ struct Launch {
         config.cap_effective = capabilities
         config.cap_permitted = capabilities
         config.no_new_privileges = spec.noNewPrivileges ? 1 : 0
-        config.seccomp_filter = nil
-        config.seccomp_length = 0
+        if let seccomp {
+            config.seccomp_filter = arena.bytes(seccomp)
+            config.seccomp_length = UInt16(seccomp.count / 8)
+        }
         config.readonly_root = spec.readonlyRoot ? 1 : 0
         config.loopback_up = spec.network == .none ? 1 : 0
         config.sync_fd = sync[0]
