@@ -11,7 +11,7 @@ BASE_TAR := Fixtures/base/out/busybox-rootfs.tar
 # Debian packages berth needs to build and run.
 DEBIAN_PACKAGES := libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev pkg-config busybox-static python3
 
-.PHONY: all deps build release demo base test test-unit test-integration differential install clean
+.PHONY: all deps build release demo base test differential bench install clean
 
 all: build
 
@@ -61,6 +61,10 @@ differential:
 	trap 'rm -rf "$$work" "$$root"' EXIT; \
 	cp -r $(SHARED)/differential/cases "$$work/cases" && chmod -R u+w "$$work/cases" && \
 	python3 $(SHARED)/differential/difftool.py --only-tool --tool $(CURDIR)/$(BERTH) --tool-root "$$root" "$$work"/cases/*
+
+## bench: berth side by side with docker build, buildah and runc; writes docs/benchmarks.md.
+bench: release base
+	python3 bench/bench.py $(BENCH_ARGS)
 
 install: release
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/berth

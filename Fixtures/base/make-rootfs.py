@@ -58,6 +58,7 @@ def main():
             continue
         entries.append((info(path, tarfile.SYMTYPE, 0o777, link="../" * depth + "bin/busybox"), None))
     entries.sort(key=lambda e: e[0].name.encode())
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
     with open(tmp, "wb") as raw:
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
