@@ -28,8 +28,9 @@ deps:
 build: deps
 	$(SWIFT) build
 
+## release: an optimized berth with the Swift runtime linked in (faster start, no runtime files to install).
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 ## base: the busybox base image's root file system, byte-reproducible.
 $(BASE_TAR): Fixtures/base/make-rootfs.py

@@ -45,6 +45,31 @@ public struct Snapshotter: Sendable {
         }
     }
 
+    /// Starts a throw-away upper directory for a container that is removed when it exits
+    /// (`run --rm`): it lives under the store's `tmp/` and is never recorded, so starting one
+    /// costs no database write.
+    public func prepareScratch(parent: SnapshotRecord?) throws(SnapshotError) -> ActiveSnapshot {
+        let dir = store.temporaryPath("container")
+        do {
+            for sub in ["", "/fs", "/work", "/root"] {
+                try FileSystem.makeDirectory(dir + sub)
+            }
+        } catch {
+            throw .store(error)
+        }
+        return ActiveSnapshot(id: -1, directory: dir, parent: parent)
+    }
+
+    /// Removes a scratch snapshot made by ``prepareScratch(parent:)``.
+    public func discardScratch(_ active: ActiveSnapshot) throws(SnapshotError) {
+        try unmount(active)
+        do {
+            try FileSystem.removeTree(active.directory)
+        } catch {
+            throw .store(error)
+        }
+    }
+
     /// Mounts `active` as the upper layer over `lowers` (topmost first) at `active.rootPath`.
     /// With no lowers (FROM scratch) an empty directory serves as the lower layer.
     public func mount(_ active: ActiveSnapshot, lowers: [SnapshotRecord]) throws(SnapshotError) {

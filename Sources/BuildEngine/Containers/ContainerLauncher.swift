@@ -63,7 +63,9 @@ public struct ContainerLauncher: Sendable {
             env.removeAll { $0.hasPrefix(name + "=") }
             env.append(entry)
         }
-        let active = try await snapshotter.prepare(parent: parent)
+        // Containers are not kept yet (the containers issue adds them), so their upper
+        // directory is always scratch.
+        let active = try snapshotter.prepareScratch(parent: parent)
         let id = Digest.sha256(of: Array(UUID().uuidString.utf8)).encoded
         do {
             try snapshotter.mount(active, lowers: chain)
@@ -76,10 +78,10 @@ public struct ContainerLauncher: Sendable {
                 hostname: String(id.prefix(12)),
                 network: request.network == "none" ? .none : .host)
             let status = try await runtime.run(id: id, spec: spec, io: .inherit)
-            try await snapshotter.discard(active)
+            try snapshotter.discardScratch(active)
             return status
         } catch {
-            try? await snapshotter.discard(active)
+            try? snapshotter.discardScratch(active)
             throw error
         }
     }
