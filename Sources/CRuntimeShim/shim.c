@@ -263,6 +263,8 @@ static int child_main(const struct berth_spawn_config *c) {
     char go;
     if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);
     close(c->sync_fd);
+    // Now inside its cgroup: a new cgroup namespace makes that cgroup the container's root.
+    if (c->cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0) fail(c, BERTH_STEP_SYNC, "cgroup namespace");
 
     // Step 2: standard streams.
     if ((c->stdin_fd >= 0 && dup2(c->stdin_fd, 0) < 0) || (c->stdout_fd >= 0 && dup2(c->stdout_fd, 1) < 0) ||

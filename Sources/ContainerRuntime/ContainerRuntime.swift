@@ -20,6 +20,11 @@ public struct ContainerRuntime: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    /// Removes empty container cgroups left by a berth that was killed before it could.
+    public static func removeStaleCgroups() {
+        Cgroup.removeStale()
+    }
+
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// Runs the container to completion and returns how it ended. Cancelling the calling task
@@ -80,7 +85,7 @@ public struct ContainerRuntime: Sendable {
         let seccomp = try seccompProgram(spec.seccomp, capabilities: capabilities)
         let launch = Launch(
             spec: spec, env: env, searchPath: searchPath, user: user, mounts: mounts, capabilities: capabilities,
-            seccomp: seccomp)
+            seccomp: seccomp, id: id)
         return try await launch.run(io: io)
     }
 

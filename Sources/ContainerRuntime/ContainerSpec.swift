@@ -12,6 +12,7 @@ public struct ContainerSpec: Codable, Sendable {
     public var capabilities: CapabilitySpec
     public var seccomp: SeccompMode
     public var noNewPrivileges: Bool
+    public var resources: ResourceLimits
     /// Build steps: files and directories created only as mount points are removed after exit,
     /// so they never land in a layer.
     public var removeMountPointStubs: Bool
@@ -19,7 +20,8 @@ public struct ContainerSpec: Codable, Sendable {
     public init(
         rootPath: String, readonlyRoot: Bool = false, process: ProcessSpec, hostname: String,
         network: NetworkMode = .host, mounts: [MountSpec] = [], capabilities: CapabilitySpec = .docker,
-        seccomp: SeccompMode = .dockerDefault, noNewPrivileges: Bool = false, removeMountPointStubs: Bool = false
+        seccomp: SeccompMode = .dockerDefault, noNewPrivileges: Bool = false, resources: ResourceLimits = .init(),
+        removeMountPointStubs: Bool = false
     ) {
         self.rootPath = rootPath
         self.readonlyRoot = readonlyRoot
@@ -30,6 +32,7 @@ public struct ContainerSpec: Codable, Sendable {
         self.capabilities = capabilities
         self.seccomp = seccomp
         self.noNewPrivileges = noNewPrivileges
+        self.resources = resources
         self.removeMountPointStubs = removeMountPointStubs
     }
 }

@@ -17,6 +17,7 @@ struct Launch {
     let capabilities: UInt64
     /// Compiled BPF (struct sock_filter array), nil for unconfined.
     let seccomp: [UInt8]?
+    let id: String
 
     /// The pid of the running container, for the cancellation handler.
     private final class Child: Sendable {
@@ -70,7 +71,8 @@ struct Launch {
             config.stdout_fd = out[1]
             config.stderr_fd = err[1]
         }
-        var flags = BERTH_CLONE_NEWNS | BERTH_CLONE_NEWPID | BERTH_CLONE_NEWUTS | BERTH_CLONE_NEWIPC | BERTH_CLONE_NEWCGROUP
+        // The cgroup namespace is entered by the child after it joined its cgroup (see the shim).
+        var flags = BERTH_CLONE_NEWNS | BERTH_CLONE_NEWPID | BERTH_CLONE_NEWUTS | BERTH_CLONE_NEWIPC
         if spec.network == .none { flags |= BERTH_CLONE_NEWNET }
         config.root = arena.string(spec.rootPath)
         config.clone_flags = Int32(flags)
@@ -108,12 +110,29 @@ struct Launch {
         }
         config.readonly_root = spec.readonlyRoot ? 1 : 0
         config.loopback_up = spec.network == .none ? 1 : 0
+        config.cgroup_namespace = 1
         config.sync_fd = sync[0]
         config.error_fd = errors[1]
 
+        let cgroup: Cgroup
+        do {
+            cgroup = try Cgroup(id: id, limits: spec.resources)
+        } catch {
+            return .failure(error)
+        }
+        defer { cgroup.remove() }
         let pid = withUnsafePointer(to: &config) { berth_spawn($0) }
         guard pid > 0 else { return .failure(.system(operation: "clone", errno: errno)) }
         child.pid.withLock { $0 = pid }
+        do {
+            try cgroup.add(pid)
+        } catch {
+            kill(pid, SIGKILL)
+            var ignored: Int32 = 0
+            waitpid(pid, &ignored, 0)
+            child.pid.withLock { $0 = 0 }
+            return .failure(error)
+        }
         // The parent keeps only its ends.
         for index in [0] { close(sync[index]); sync[index] = -1 }
         close(errors[1]); errors[1] = -1

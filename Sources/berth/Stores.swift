@@ -17,6 +17,7 @@ struct Stores {
         }
         store = try ImageStore(root: options.storeRoot)
         runtime = ContainerRuntime(stateDirectory: store.runtimeDirectory)
+        ContainerRuntime.removeStaleCgroups()
     }
 }
 

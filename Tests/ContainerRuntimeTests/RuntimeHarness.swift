@@ -17,7 +17,7 @@ struct TestRoot {
         }
         try fm.createDirectory(atPath: state, withIntermediateDirectories: true)
         try fm.copyItem(atPath: "/bin/busybox", toPath: path + "/bin/busybox")
-        for applet in ["sh", "cat", "echo", "id", "ls", "true", "false", "sleep", "mount", "umount", "unshare", "hostname", "grep", "head", "touch", "mkdir", "kill"] {
+        for applet in ["sh", "cat", "echo", "id", "ls", "true", "false", "sleep", "mount", "umount", "unshare", "hostname", "grep", "head", "touch", "mkdir", "kill", "tr"] {
             try fm.createSymbolicLink(atPath: path + "/bin/" + applet, withDestinationPath: "busybox")
         }
         try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n".write(toFile: path + "/etc/passwd", atomically: false, encoding: .utf8)
@@ -31,13 +31,14 @@ struct TestRoot {
     /// Runs `script` with `sh -c` and returns its status and output.
     func run(
         _ script: String, user: String = "", network: NetworkMode = .host, removeStubs: Bool = false,
-        capabilities: CapabilitySpec = .docker
+        capabilities: CapabilitySpec = .docker, resources: ResourceLimits = .init()
     ) async throws -> (status: ExitStatus, output: String) {
         let collected = Mutex([UInt8]())
         let runtime = ContainerRuntime(stateDirectory: state)
         let spec = ContainerSpec(
             rootPath: path, process: ProcessSpec(args: ["/bin/sh", "-c", script], env: [], cwd: "/", user: user),
-            hostname: "testhost", network: network, capabilities: capabilities, removeMountPointStubs: removeStubs)
+            hostname: "testhost", network: network, capabilities: capabilities, resources: resources,
+            removeMountPointStubs: removeStubs)
         let status = try await runtime.run(
             id: UUID().uuidString.lowercased(), spec: spec, io: .capture { _, bytes in collected.withLock { $0 += bytes } })
         return (status, String(decoding: collected.withLock { $0 }, as: UTF8.self))

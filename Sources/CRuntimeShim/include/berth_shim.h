@@ -79,6 +79,7 @@ struct berth_spawn_config {
     int readonly_root;
     int loopback_up;               ///< bring `lo` up (private network namespace)
     int stdin_fd, stdout_fd, stderr_fd; ///< dup'ed onto 0, 1, 2 (-1: keep berth's)
+    int cgroup_namespace;          ///< enter a new cgroup namespace once placed in the cgroup
     int sync_fd;                   ///< the child waits for one byte here (parent joined it to its cgroups)
     int error_fd;                  ///< O_CLOEXEC: the child writes a berth_child_error here on failure
 };

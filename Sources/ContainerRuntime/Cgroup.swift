@@ -1,0 +1,205 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Resource limits of a container (docker's `--memory`, `--cpus`, `--cpu-shares`, `--pids-limit`).
+public struct ResourceLimits: Codable, Sendable, Equatable {
+    public var memoryBytes: Int64?
+    /// CPU time per period, in microseconds (`--cpus 1.5` is 150000 of 100000).
+    public var cpuQuota: Int64?
+    public var cpuPeriod: Int64?
+    /// Relative weight, docker's `--cpu-shares` scale (1024 is the default).
+    public var cpuShares: Int64?
+    public var pidsLimit: Int64?
+
+    public init(memoryBytes: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil, cpuShares: Int64? = nil, pidsLimit: Int64? = nil) {
+        self.memoryBytes = memoryBytes
+        self.cpuQuota = cpuQuota
+        self.cpuPeriod = cpuPeriod
+        self.cpuShares = cpuShares
+        self.pidsLimit = pidsLimit
+    }
+}
+
+/// The cgroup layout of this machine.
+enum CgroupLayout: Equatable {
+    /// Only the unified hierarchy, at /sys/fs/cgroup.
+    case v2
+    /// Per-controller v1 hierarchies; `unified` is the v2 hierarchy mounted beside them (the
+    /// hybrid layout crun refuses), or nil on pure v1.
+    case v1(unified: String?)
+
+    static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "") -> CgroupLayout {
+        var unified: String?
+        var hasV1 = false
+        for line in mountinfo.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields.count > 4 else { continue }
+            let mountPoint = String(fields[4])
+            switch fields[dash + 1] {
+            case "cgroup2": if mountPoint.hasPrefix("/sys/fs/cgroup") { unified = mountPoint }
+            case "cgroup": if mountPoint.hasPrefix("/sys/fs/cgroup/") { hasV1 = true }
+            default: break
+            }
+        }
+        if !hasV1 && unified == "/sys/fs/cgroup" { return .v2 }
+        return .v1(unified: unified)
+    }
+}
+
+/// One container's cgroup in every hierarchy berth uses, removed (after killing what is left
+/// in it) when the container is done.
+final class Cgroup {
+    static let v1Controllers = ["memory", "cpu", "pids", "devices", "freezer"]
+
+    let layout: CgroupLayout
+    /// The directories of this cgroup, one per hierarchy.
+    private(set) var directories: [String] = []
+
+    init(id: String, limits: ResourceLimits, layout: CgroupLayout = .detect()) throws(RuntimeError) {
+        self.layout = layout
+        do {
+            switch layout {
+            case .v2:
+                let parent = "/sys/fs/cgroup/berth"
+                try Self.makeDirectory(parent)
+                // Delegate the controllers berth sets to its subtree (errors: not enabled above us).
+                Self.write(parent + "/cgroup.subtree_control", "+memory +pids +cpu")
+                let dir = parent + "/" + id
+                try Self.makeDirectory(dir)
+                directories.append(dir)
+                if let memory = limits.memoryBytes {
+                    try Self.set(dir, "memory.max", String(memory))
+                    Self.write(dir + "/memory.swap.max", "0")
+                }
+                if let pids = limits.pidsLimit { try Self.set(dir, "pids.max", pids > 0 ? String(pids) : "max") }
+                if let quota = limits.cpuQuota { try Self.set(dir, "cpu.max", "\(quota) \(limits.cpuPeriod ?? 100_000)") }
+                if let shares = limits.cpuShares {
+                    // docker's conversion of shares (2..262144) to weight (1..10000).
+                    let weight = 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142
+                    try Self.set(dir, "cpu.weight", String(weight))
+                }
+            case .v1(let unified):
+                for controller in Self.v1Controllers {
+                    let root = "/sys/fs/cgroup/" + controller
+                    guard FileManager.default.fileExists(atPath: root + "/cgroup.procs") else { continue }
+                    try Self.makeDirectory(root + "/berth")
+                    let dir = root + "/berth/" + id
+                    try Self.makeDirectory(dir)
+                    directories.append(dir)
+                    switch controller {
+                    case "memory":
+                        if let memory = limits.memoryBytes {
+                            try Self.set(dir, "memory.limit_in_bytes", String(memory))
+                            // No swap either, when swap accounting exists.
+                            Self.write(dir + "/memory.memsw.limit_in_bytes", String(memory))
+                        }
+                    case "pids":
+                        if let pids = limits.pidsLimit { try Self.set(dir, "pids.max", pids > 0 ? String(pids) : "max") }
+                    case "cpu":
+                        if let quota = limits.cpuQuota {
+                            try Self.set(dir, "cpu.cfs_period_us", String(limits.cpuPeriod ?? 100_000))
+                            try Self.set(dir, "cpu.cfs_quota_us", String(quota))
+                        }
+                        if let shares = limits.cpuShares { try Self.set(dir, "cpu.shares", String(shares)) }
+                    case "devices":
+                        try Self.set(dir, "devices.deny", "a")
+                        for rule in Self.allowedDevices { try Self.set(dir, "devices.allow", rule) }
+                    default:
+                        break
+                    }
+                }
+                if let unified {
+                    let parent = unified + "/berth"
+                    try Self.makeDirectory(parent)
+                    let dir = parent + "/" + id
+                    try Self.makeDirectory(dir)
+                    directories.append(dir)
+                }
+            }
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    /// docker's default device allow-list: every node may be created, only these opened.
+    static let allowedDevices = [
+        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+        "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+    ]
+
+    /// Moves `pid` into every directory of this cgroup.
+    func add(_ pid: pid_t) throws(RuntimeError) {
+        for dir in directories {
+            try Self.set(dir, "cgroup.procs", String(pid))
+        }
+    }
+
+    /// Kills whatever is still in the cgroup and removes its directories.
+    func remove() {
+        for _ in 0..<50 {
+            var remaining = false
+            for dir in directories {
+                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) {
+                    kill(pid, SIGKILL)
+                    remaining = true
+                }
+            }
+            if !remaining { break }
+            usleep(2000)
+        }
+        for dir in directories.reversed() {
+            var tries = 0
+            while rmdir(dir) != 0 && errno == EBUSY && tries < 100 {
+                usleep(2000)
+                tries += 1
+            }
+        }
+        directories.removeAll()
+    }
+
+    /// Cgroups under `berth/` whose container is gone (a berth killed with SIGKILL cannot clean
+    /// up after itself): removed when empty.
+    static func removeStale(layout: CgroupLayout = .detect()) {
+        var parents: [String] = []
+        switch layout {
+        case .v2: parents = ["/sys/fs/cgroup/berth"]
+        case .v1(let unified):
+            parents = v1Controllers.map { "/sys/fs/cgroup/\($0)/berth" } + (unified.map { [$0 + "/berth"] } ?? [])
+        }
+        for parent in parents {
+            for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+                let dir = parent + "/" + child
+                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "x"
+                if procs.isEmpty { rmdir(dir) }
+            }
+        }
+    }
+
+    static func makeDirectory(_ path: String) throws(RuntimeError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw .system(operation: "create cgroup \(path)", errno: errno)
+        }
+    }
+
+    static func set(_ dir: String, _ file: String, _ value: String) throws(RuntimeError) {
+        if let code = write(dir + "/" + file, value) {
+            throw .system(operation: "write '\(value)' to \(dir)/\(file)", errno: code)
+        }
+    }
+
+    /// Writes a control file; returns errno on failure.
+    @discardableResult
+    static func write(_ path: String, _ value: String) -> Int32? {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        return n == bytes.count ? nil : errno
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+@testable import ContainerRuntime
+
+@Suite(.serialized) struct CgroupTests {
+    @Test func layoutDetection() {
+        let hybrid = """
+            30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+            31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+            32 30 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+            """
+        #expect(CgroupLayout.detect(mountinfo: hybrid) == .v1(unified: "/sys/fs/cgroup/unified"))
+        #expect(CgroupLayout.detect(mountinfo: "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw") == .v2)
+        #expect(CgroupLayout.detect(mountinfo: "31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory") == .v1(unified: nil))
+    }
+
+    @Test func memoryLimitIsEnforced() async throws {
+        let root = try TestRoot()
+        defer { root.cleanup() }
+        // 64 MiB into a shell variable, under a 32 MiB limit: the kernel kills it.
+        let (status, _) = try await root.run(
+            "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived", resources: ResourceLimits(memoryBytes: 32 << 20))
+        #expect(status.code == 137)
+        let (small, output) = try await root.run("x=$(head -c 1048576 /dev/zero | tr '\\0' a); echo survived", resources: ResourceLimits(memoryBytes: 32 << 20))
+        #expect(small == .exited(0) && output == "survived\n")
+    }
+
+    @Test func pidsLimitAndCleanup() async throws {
+        let root = try TestRoot()
+        defer { root.cleanup() }
+        let (_, output) = try await root.run(
+            "sleep 5 & sleep 5 & sleep 5 & sleep 5 & sleep 5 & echo forked", resources: ResourceLimits(pidsLimit: 3))
+        #expect(!output.contains("forked"), "pids.max did not stop the fifth process: \(output)")
+        // Every container cgroup is gone once it exits.
+        for controller in ["memory", "pids", "cpu"] {
+            let parent = "/sys/fs/cgroup/\(controller)/berth"
+            let children = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { name in
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: parent + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+            }
+            #expect(children.isEmpty, "\(controller): \(children)")
+        }
+    }
+}
