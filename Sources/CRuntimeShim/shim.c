@@ -260,6 +260,9 @@ static int child_main(const struct berth_spawn_config *c) {
     // Step 1: die with berth (PR_SET_PDEATHSIG), and wait until the parent has put us into
     // our cgroups, so nothing runs outside its limits.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    // Not dumpable until exec: nothing in the container may open this process's memory or
+    // /proc/<pid>/exe, which is still berth's binary until exec replaces it (CVE-2019-5736).
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     char go;
     if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);
     close(c->sync_fd);

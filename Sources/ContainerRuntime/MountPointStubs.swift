@@ -21,7 +21,9 @@ final class MountPointStubs {
     deinit { close(rootFD) }
 
     /// Makes sure `path` (relative) exists, as a directory or an empty file, with its parents.
-    func ensure(_ path: String, directory: Bool) throws(RuntimeError) {
+    /// A dangling symlink on the way is followed inside the root, and its target created there.
+    func ensure(_ path: String, directory: Bool, depth: Int = 0) throws(RuntimeError) {
+        guard depth < 40 else { throw .system(operation: "resolve \(path) in \(root)", errno: ELOOP) }
         let components = path.split(separator: "/").map(String.init)
         var prefix = ""
         for (index, component) in components.enumerated() {
@@ -35,6 +37,14 @@ final class MountPointStubs {
             let parent = parentDescriptor(components[..<index])
             guard parent >= 0 else { throw .system(operation: "resolve parent of \(prefix) in \(root)", errno: errno) }
             defer { close(parent) }
+            if let target = Self.readLink(parent, component) {
+                // A dangling symlink: create what it points to, resolved inside the root.
+                let base = components[..<index].joined(separator: "/")
+                let resolved = target.hasPrefix("/") ? String(target.drop { $0 == "/" }) : (base.isEmpty ? target : base + "/" + target)
+                let rest = components[(index + 1)...].joined(separator: "/")
+                try ensure(rest.isEmpty ? resolved : resolved + "/" + rest, directory: directory, depth: depth + 1)
+                return
+            }
             let isLast = index == components.count - 1
             if isLast && !directory {
                 let fd = openat(parent, component, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -61,6 +71,13 @@ final class MountPointStubs {
             close(parent)
         }
         created.removeAll()
+    }
+
+    static func readLink(_ directory: Int32, _ name: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlinkat(directory, name, &buffer, 4096)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Stops tracking `path` (it was created on purpose, e.g. a missing working directory).
