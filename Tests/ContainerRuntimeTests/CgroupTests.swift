@@ -29,17 +29,14 @@ import Testing
     @Test func pidsLimitAndCleanup() async throws {
         let root = try TestRoot()
         defer { root.cleanup() }
+        let id = "cgroup-test-\(UUID().uuidString.prefix(8).lowercased())"
         let (_, output) = try await root.run(
-            "sleep 5 & sleep 5 & sleep 5 & sleep 5 & sleep 5 & echo forked", resources: ResourceLimits(pidsLimit: 3))
+            "sleep 5 & sleep 5 & sleep 5 & sleep 5 & sleep 5 & echo forked", resources: ResourceLimits(pidsLimit: 3), id: id)
         #expect(!output.contains("forked"), "pids.max did not stop the fifth process: \(output)")
-        // Every container cgroup is gone once it exits.
-        for controller in ["memory", "pids", "cpu"] {
-            let parent = "/sys/fs/cgroup/\(controller)/berth"
-            let children = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { name in
-                var isDirectory: ObjCBool = false
-                return FileManager.default.fileExists(atPath: parent + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
-            }
-            #expect(children.isEmpty, "\(controller): \(children)")
+        // The container's cgroups are gone once it exits, in every hierarchy.
+        for hierarchy in ["memory", "pids", "cpu", "devices", "freezer", "unified", ""] {
+            let dir = "/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")berth/\(id)"
+            #expect(!FileManager.default.fileExists(atPath: dir), "\(dir) left behind")
         }
     }
 }

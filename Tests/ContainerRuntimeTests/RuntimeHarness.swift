@@ -31,7 +31,8 @@ struct TestRoot {
     /// Runs `script` with `sh -c` and returns its status and output.
     func run(
         _ script: String, user: String = "", network: NetworkMode = .host, removeStubs: Bool = false,
-        capabilities: CapabilitySpec = .docker, resources: ResourceLimits = .init()
+        capabilities: CapabilitySpec = .docker, resources: ResourceLimits = .init(),
+        id: String = UUID().uuidString.lowercased()
     ) async throws -> (status: ExitStatus, output: String) {
         let collected = Mutex([UInt8]())
         let runtime = ContainerRuntime(stateDirectory: state)
@@ -40,7 +41,7 @@ struct TestRoot {
             hostname: "testhost", network: network, capabilities: capabilities, resources: resources,
             removeMountPointStubs: removeStubs)
         let status = try await runtime.run(
-            id: UUID().uuidString.lowercased(), spec: spec, io: .capture { _, bytes in collected.withLock { $0 += bytes } })
+            id: id, spec: spec, io: .capture { _, bytes in collected.withLock { $0 += bytes } })
         return (status, String(decoding: collected.withLock { $0 }, as: UTF8.self))
     }
 }
