@@ -22,6 +22,12 @@ extension ImageStore {
         } catch {
             throw .invalid("cannot encode image config: \(error)")
         }
+        return try putImage(configBytes: configBytes, config: config, layers: layers)
+    }
+
+    /// Stores an image whose config bytes are given as they are (a loaded or pulled image keeps
+    /// its id: the digest of those exact bytes).
+    public func putImage(configBytes: [UInt8], config: ImageConfig, layers: [Descriptor]) throws(StoreError) -> StoredImage {
         let configDescriptor = try putBlob(configBytes, mediaType: MediaType.ociConfig)
         let manifest = Manifest(config: configDescriptor, layers: layers)
         let manifestBytes: [UInt8]
@@ -73,6 +79,11 @@ extension ImageStore {
             if rows.count > 1 { throw .invalid("image id prefix '\(name)' is ambiguous") }
         }
         throw .imageNotFound(name)
+    }
+
+    /// Removes an image record and its tags (its blobs and snapshots stay until a prune).
+    public func deleteImage(_ id: Digest) throws(StoreError) {
+        try db.query("DELETE FROM images WHERE id = ?", [.text(id.description)])
     }
 
     /// Every image with its tags, newest first.

@@ -13,14 +13,18 @@ extension LayerArchive {
     public static func writeDiff(
         upperDirectory: String, to outputPath: String, options: LayerWriteOptions = .init()
     ) throws(LayerArchiveError) -> LayerDigest {
-        try TreeWriter(root: upperDirectory, output: outputPath, options: options, overlayDiff: true).write()
+        try TreeWriter(root: upperDirectory, output: outputPath, options: options, overlayDiff: true, skipWhiteouts: false).write()
     }
 
     /// Writes a whole tree as a tar (no whiteout conversion), e.g. for `export`.
+    /// `skipOverlayWhiteouts` leaves out 0:0 character devices (whiteouts of a lone snapshot
+    /// directory, which mean nothing once flattened).
     public static func writeTree(
-        directory: String, to outputPath: String, options: LayerWriteOptions = .init()
+        directory: String, to outputPath: String, options: LayerWriteOptions = .init(), skipOverlayWhiteouts: Bool = false
     ) throws(LayerArchiveError) -> LayerDigest {
-        try TreeWriter(root: directory, output: outputPath, options: options, overlayDiff: false).write()
+        try TreeWriter(
+            root: directory, output: outputPath, options: options, overlayDiff: false, skipWhiteouts: skipOverlayWhiteouts
+        ).write()
     }
 }
 
@@ -31,6 +35,7 @@ struct TreeWriter {
     let output: String
     let options: LayerWriteOptions
     let overlayDiff: Bool
+    let skipWhiteouts: Bool
 
     private final class State {
         var links: [String: String] = [:]  // "dev:ino" → first path
@@ -65,6 +70,7 @@ struct TreeWriter {
                 throw LayerArchiveError(path: host, message: "stat: \(String(cString: strerror(errno)))")
             }
             let type = st.st_mode & Glibc.S_IFMT
+            if skipWhiteouts && type == Glibc.S_IFCHR && st.st_rdev == 0 { continue }
             if overlayDiff && type == Glibc.S_IFCHR && st.st_rdev == 0 {
                 try writeWhiteout(relative.isEmpty ? ".wh.\(name)" : "\(relative)/.wh.\(name)", archive: archive)
                 continue

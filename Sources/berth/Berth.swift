@@ -10,7 +10,8 @@ struct Berth: AsyncParsableCommand {
         abstract: "Build and run OCI images from Dockerfiles, without a daemon.",
         version: version,
         subcommands: [
-            BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self,
+            BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self, LoadCommand.self,
+            ExportCommand.self, TagCommand.self, RmiCommand.self, InspectCommand.self, HistoryCommand.self,
         ])
 }
 

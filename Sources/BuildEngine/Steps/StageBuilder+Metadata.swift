@@ -105,6 +105,10 @@ extension StageBuilder {
             return "RUN " + args.joined(separator: " ") + " # buildkit"
         case .copy(let copy):
             return copy.info.original + " # buildkit"
+        case .env(let env):
+            return "ENV " + env.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        case .label(let label):
+            return "LABEL " + label.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         default:
             return command.info.original
         }

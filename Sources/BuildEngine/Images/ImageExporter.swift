@@ -1,0 +1,31 @@
+import Foundation
+import ImageStore
+import LayerArchive
+import OCIImage
+import Snapshots
+
+/// `berth export`: an image's flattened file system as one tar.
+public struct ImageExporter: Sendable {
+    public let store: ImageStore
+
+    public init(store: ImageStore) {
+        self.store = store
+    }
+
+    /// Writes the file system of `name` to `path` (`-` for standard output).
+    public func export(_ name: String, to path: String) async throws {
+        let image = try await store.image(named: name)
+        let snapshotter = Snapshotter(store: store)
+        var parent: SnapshotRecord?
+        var chain: [SnapshotRecord] = []
+        for (layer, diffID) in zip(image.manifest.layers, image.config.rootfs.diffIDs) {
+            let record = try await snapshotter.unpack(layer: layer, diffID: diffID, parent: parent)
+            chain.insert(record, at: 0)
+            parent = record
+        }
+        let output = path == "-" ? "/dev/stdout" : path
+        try await snapshotter.withReadOnlyView(of: chain) { root in
+            _ = try LayerArchive.writeTree(directory: root, to: output, options: .init(), skipOverlayWhiteouts: true)
+        }
+    }
+}
