@@ -337,6 +337,8 @@ enum GoDuration {
             s = s.dropFirst(unit.0.count)
             total += value * unit.1
         }
+        // Go rejects durations that overflow int64 nanoseconds; converting them would trap.
+        guard total.isFinite, total < 9.2e18 else { return nil }
         return Int64(negative ? -total : total)
     }
 }

@@ -124,6 +124,10 @@ import Testing
             _ = try? ShellExpander().expand(String(decoding: bytes, as: UTF8.self)) { _ in "v" }
         }
         _ = try? Dockerfile.parse(Array(repeating: UInt8(ascii: "a"), count: 1 << 16), fileName: "huge")
+        // Found by the fuzzer: a duration beyond Int64 nanoseconds used to trap.
+        #expect(throws: DockerfileError.self) {
+            try Dockerfile.parse("FROM a\nHEALTHCHECK --interval=77777777777777777777777777777777777s CMD true\n", fileName: "Dockerfile")
+        }
         _ = try? Dockerfile.parse(Array(repeating: "FROM a \\\n", count: 2_000).joined().utf8.map { $0 }, fileName: "deep")
     }
 }
