@@ -58,8 +58,14 @@ final class Cgroup {
     /// The directories of this cgroup, one per hierarchy.
     private(set) var directories: [String] = []
 
+    /// The cgroup's directory name: the owning berth's pid first, so a stale one can be told
+    /// from one another berth process is still setting up.
+    let name: String
+
     init(id: String, limits: ResourceLimits, layout: CgroupLayout = .detect()) throws(RuntimeError) {
         self.layout = layout
+        let name = "\(getpid())-\(id)"
+        self.name = name
         do {
             switch layout {
             case .v2:
@@ -67,7 +73,7 @@ final class Cgroup {
                 try Self.makeDirectory(parent)
                 // Delegate the controllers berth sets to its subtree (errors: not enabled above us).
                 Self.write(parent + "/cgroup.subtree_control", "+memory +pids +cpu")
-                let dir = parent + "/" + id
+                let dir = parent + "/" + name
                 try Self.makeDirectory(dir)
                 directories.append(dir)
                 if let memory = limits.memoryBytes {
@@ -86,7 +92,7 @@ final class Cgroup {
                     let root = "/sys/fs/cgroup/" + controller
                     guard FileManager.default.fileExists(atPath: root + "/cgroup.procs") else { continue }
                     try Self.makeDirectory(root + "/berth")
-                    let dir = root + "/berth/" + id
+                    let dir = root + "/berth/" + name
                     try Self.makeDirectory(dir)
                     directories.append(dir)
                     switch controller {
@@ -114,7 +120,7 @@ final class Cgroup {
                 if let unified {
                     let parent = unified + "/berth"
                     try Self.makeDirectory(parent)
-                    let dir = parent + "/" + id
+                    let dir = parent + "/" + name
                     try Self.makeDirectory(dir)
                     directories.append(dir)
                 }
@@ -162,8 +168,8 @@ final class Cgroup {
         directories.removeAll()
     }
 
-    /// Cgroups under `berth/` whose container is gone (a berth killed with SIGKILL cannot clean
-    /// up after itself): removed when empty.
+    /// Cgroups under `berth/` whose berth process is gone (a berth killed with SIGKILL cannot
+    /// clean up after itself): what is left in them is killed and they are removed.
     static func removeStale(layout: CgroupLayout = .detect()) {
         var parents: [String] = []
         switch layout {
@@ -173,9 +179,13 @@ final class Cgroup {
         }
         for parent in parents {
             for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+                guard let owner = child.split(separator: "-").first.flatMap({ pid_t($0) }),
+                    kill(owner, 0) != 0 && errno == ESRCH
+                else { continue }
                 let dir = parent + "/" + child
-                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "x"
-                if procs.isEmpty { rmdir(dir) }
+                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
+                for _ in 0..<50 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
             }
         }
     }

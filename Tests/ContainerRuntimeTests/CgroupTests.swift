@@ -4,6 +4,20 @@ import Testing
 @testable import ContainerRuntime
 
 @Suite(.serialized) struct CgroupTests {
+    @Test func staleCgroupsOfDeadProcessesAreRemovedOthersKept() throws {
+        let parent = "/sys/fs/cgroup/pids/berth"
+        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs") else { return }
+        try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        // pid 4194305 cannot exist (it is above the kernel's largest pid_max); our own pid does.
+        let dead = parent + "/4194305-stale", alive = parent + "/\(getpid())-live-\(UUID().uuidString.prefix(6))"
+        #expect(mkdir(dead, 0o755) == 0 || errno == EEXIST)
+        #expect(mkdir(alive, 0o755) == 0)
+        defer { rmdir(alive) }
+        ContainerRuntime.removeStaleCgroups()
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: alive))
+    }
+
     @Test func layoutDetection() {
         let hybrid = """
             30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw
@@ -35,7 +49,7 @@ import Testing
         #expect(!output.contains("forked"), "pids.max did not stop the fifth process: \(output)")
         // The container's cgroups are gone once it exits, in every hierarchy.
         for hierarchy in ["memory", "pids", "cpu", "devices", "freezer", "unified", ""] {
-            let dir = "/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")berth/\(id)"
+            let dir = "/sys/fs/cgroup/\(hierarchy.isEmpty ? "" : hierarchy + "/")berth/\(getpid())-\(id)"
             #expect(!FileManager.default.fileExists(atPath: dir), "\(dir) left behind")
         }
     }
