@@ -9,6 +9,7 @@ out=Sources/ContainerRuntime/SeccompProfile+Docker.swift
 if grep -q '"""#' "$source"; then echo "profile contains the raw-string delimiter" >&2; exit 1; fi
 {
   cat <<'HEADER'
+// swift-format-ignore-file
 // Docker's default seccomp profile, embedded byte for byte.
 //
 // Source: moby/profiles, seccomp/default.json (vendored in moby/moby), Copyright Docker, Inc.

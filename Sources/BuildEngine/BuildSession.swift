@@ -16,7 +16,10 @@ final class BuildSession: Sendable {
     private let counter = Mutex(0)
     private let results = Mutex([Int: StageResult]())
 
-    init(builder: Builder, options: BuildOptions, dockerfile: Dockerfile, progress: any ProgressSink, ignore: IgnoreMatcher?) {
+    init(
+        builder: Builder, options: BuildOptions, dockerfile: Dockerfile, progress: any ProgressSink,
+        ignore: IgnoreMatcher?
+    ) {
         self.builder = builder
         self.options = options
         self.dockerfile = dockerfile
@@ -69,7 +72,9 @@ final class BuildSession: Sendable {
         for stage in dockerfile.stages {
             do {
                 baseNames.append(
-                    try ShellExpander(escapeToken: dockerfile.directives.escapeToken).expand(stage.baseName) { globals[$0] })
+                    try ShellExpander(escapeToken: dockerfile.directives.escapeToken).expand(stage.baseName) {
+                        globals[$0]
+                    })
             } catch {
                 throw BuildError(error.description, fileName: dockerfile.fileName, location: stage.location)
             }

@@ -44,12 +44,13 @@ struct StageBuilder {
 
     /// Numbered vertices: FROM plus every instruction that touches the file system.
     var vertexCount: Int {
-        1 + stage.commands.filter {
-            switch $0 {
-            case .run, .copy, .workdir: true
-            default: false
-            }
-        }.count
+        1
+            + stage.commands.filter {
+                switch $0 {
+                case .run, .copy, .workdir: true
+                default: false
+                }
+            }.count
     }
 
     func label(_ position: Int) -> String {
@@ -110,8 +111,9 @@ struct StageBuilder {
     /// Records a history entry.
     func addHistory(_ state: inout State, _ createdBy: String, empty: Bool) {
         state.history.append(
-            History(created: state.created, createdBy: createdBy, comment: empty ? nil : "buildkit.dockerfile.v0",
-                    emptyLayer: empty ? true : nil))
+            History(
+                created: state.created, createdBy: createdBy, comment: empty ? nil : "buildkit.dockerfile.v0",
+                emptyLayer: empty ? true : nil))
     }
 }
 

@@ -14,7 +14,10 @@ public struct ResourceLimits: Codable, Sendable, Equatable {
     public var cpuShares: Int64?
     public var pidsLimit: Int64?
 
-    public init(memoryBytes: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil, cpuShares: Int64? = nil, pidsLimit: Int64? = nil) {
+    public init(
+        memoryBytes: Int64? = nil, cpuQuota: Int64? = nil, cpuPeriod: Int64? = nil, cpuShares: Int64? = nil,
+        pidsLimit: Int64? = nil
+    ) {
         self.memoryBytes = memoryBytes
         self.cpuQuota = cpuQuota
         self.cpuPeriod = cpuPeriod
@@ -31,7 +34,9 @@ enum CgroupLayout: Equatable {
     /// hybrid layout crun refuses), or nil on pure v1.
     case v1(unified: String?)
 
-    static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "") -> CgroupLayout {
+    static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
+        -> CgroupLayout
+    {
         var unified: String?
         var hasV1 = false
         for line in mountinfo.split(separator: "\n") {
@@ -81,7 +86,9 @@ final class Cgroup {
                     Self.write(dir + "/memory.swap.max", "0")
                 }
                 if let pids = limits.pidsLimit { try Self.set(dir, "pids.max", pids > 0 ? String(pids) : "max") }
-                if let quota = limits.cpuQuota { try Self.set(dir, "cpu.max", "\(quota) \(limits.cpuPeriod ?? 100_000)") }
+                if let quota = limits.cpuQuota {
+                    try Self.set(dir, "cpu.max", "\(quota) \(limits.cpuPeriod ?? 100_000)")
+                }
                 if let shares = limits.cpuShares {
                     // docker's conversion of shares (2..262144) to weight (1..10000).
                     let weight = 1 + ((max(2, min(shares, 262_144)) - 2) * 9999) / 262_142
@@ -103,7 +110,9 @@ final class Cgroup {
                             Self.write(dir + "/memory.memsw.limit_in_bytes", String(memory))
                         }
                     case "pids":
-                        if let pids = limits.pidsLimit { try Self.set(dir, "pids.max", pids > 0 ? String(pids) : "max") }
+                        if let pids = limits.pidsLimit {
+                            try Self.set(dir, "pids.max", pids > 0 ? String(pids) : "max")
+                        }
                     case "cpu":
                         if let quota = limits.cpuQuota {
                             try Self.set(dir, "cpu.cfs_period_us", String(limits.cpuPeriod ?? 100_000))

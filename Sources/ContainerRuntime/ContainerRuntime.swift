@@ -50,7 +50,10 @@ public struct ContainerRuntime: Sendable {
         var mounts = DefaultMounts.base(cgroupNamespace: true)
         for (file, name) in [("resolv.conf", "etc/resolv.conf"), ("hosts", "etc/hosts"), ("hostname", "etc/hostname")] {
             try stubs.ensure(name, directory: false)
-            mounts.append(.init(source: state + "/" + file, target: name, fstype: nil, data: nil, flags: UInt(MS_RDONLY), kind: BERTH_MOUNT_BIND))
+            mounts.append(
+                .init(
+                    source: state + "/" + file, target: name, fstype: nil, data: nil, flags: UInt(MS_RDONLY),
+                    kind: BERTH_MOUNT_BIND))
         }
         for mount in spec.mounts {
             let target = String(mount.target.drop { $0 == "/" })
@@ -58,14 +61,22 @@ public struct ContainerRuntime: Sendable {
             switch mount.kind {
             case .bind:
                 var st = stat()
-                guard stat(mount.source, &st) == 0 else { throw .system(operation: "bind source \(mount.source)", errno: errno) }
+                guard stat(mount.source, &st) == 0 else {
+                    throw .system(operation: "bind source \(mount.source)", errno: errno)
+                }
                 try stubs.ensure(target, directory: (st.st_mode & S_IFMT) == S_IFDIR)
-                mounts.append(.init(source: mount.source, target: target, fstype: nil, data: nil,
-                                    flags: mount.readOnly ? UInt(MS_RDONLY) : 0, kind: BERTH_MOUNT_BIND))
+                mounts.append(
+                    .init(
+                        source: mount.source, target: target, fstype: nil, data: nil,
+                        flags: mount.readOnly ? UInt(MS_RDONLY) : 0, kind: BERTH_MOUNT_BIND))
             case .tmpfs:
                 try stubs.ensure(target, directory: true)
-                mounts.append(.init(source: "tmpfs", target: target, fstype: "tmpfs", data: mount.options.isEmpty ? nil : mount.options,
-                                    flags: UInt(MS_NOSUID | MS_NODEV) | (mount.readOnly ? UInt(MS_RDONLY) : 0), kind: BERTH_MOUNT_PLAIN))
+                mounts.append(
+                    .init(
+                        source: "tmpfs", target: target, fstype: "tmpfs",
+                        data: mount.options.isEmpty ? nil : mount.options,
+                        flags: UInt(MS_NOSUID | MS_NODEV) | (mount.readOnly ? UInt(MS_RDONLY) : 0),
+                        kind: BERTH_MOUNT_PLAIN))
             }
         }
         for path in DefaultMounts.maskedPaths + DefaultMounts.thermalThrottlePaths() {
@@ -103,9 +114,10 @@ public struct ContainerRuntime: Sendable {
             profile = try SeccompProfile.load(path: path)
             bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
         }
-        let names = Set(Capabilities.names.compactMap { name, bit in
-            capabilities & (UInt64(1) << UInt64(bit)) != 0 ? "CAP_" + name : nil
-        })
+        let names = Set(
+            Capabilities.names.compactMap { name, bit in
+                capabilities & (UInt64(1) << UInt64(bit)) != 0 ? "CAP_" + name : nil
+            })
         return try SeccompCompiler.program(
             profile, profileBytes: bytes, capabilities: names, cacheDirectory: stateDirectory + "/seccomp")
     }

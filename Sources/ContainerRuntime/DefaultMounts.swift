@@ -24,25 +24,33 @@ enum DefaultMounts {
 
     static func base(cgroupNamespace: Bool) -> [Entry] {
         var entries = [
-            Entry(source: "proc", target: "proc", fstype: "proc", data: nil, flags: nosuidNoexecNodev, kind: BERTH_MOUNT_PLAIN),
-            Entry(source: "tmpfs", target: "dev", fstype: "tmpfs", data: "mode=755,size=65536k",
-                  flags: UInt(MS_NOSUID | MS_STRICTATIME), kind: BERTH_MOUNT_PLAIN),
-            Entry(source: "devpts", target: "dev/pts", fstype: "devpts",
-                  data: "newinstance,ptmxmode=0666,mode=0620,gid=5", flags: UInt(MS_NOSUID | MS_NOEXEC),
-                  kind: BERTH_MOUNT_PLAIN, createDirectory: true),
-            Entry(source: "sysfs", target: "sys", fstype: "sysfs", data: nil, flags: nosuidNoexecNodev | UInt(MS_RDONLY),
-                  kind: BERTH_MOUNT_PLAIN),
+            Entry(
+                source: "proc", target: "proc", fstype: "proc", data: nil, flags: nosuidNoexecNodev,
+                kind: BERTH_MOUNT_PLAIN),
+            Entry(
+                source: "tmpfs", target: "dev", fstype: "tmpfs", data: "mode=755,size=65536k",
+                flags: UInt(MS_NOSUID | MS_STRICTATIME), kind: BERTH_MOUNT_PLAIN),
+            Entry(
+                source: "devpts", target: "dev/pts", fstype: "devpts",
+                data: "newinstance,ptmxmode=0666,mode=0620,gid=5", flags: UInt(MS_NOSUID | MS_NOEXEC),
+                kind: BERTH_MOUNT_PLAIN, createDirectory: true),
+            Entry(
+                source: "sysfs", target: "sys", fstype: "sysfs", data: nil, flags: nosuidNoexecNodev | UInt(MS_RDONLY),
+                kind: BERTH_MOUNT_PLAIN),
         ]
         if cgroupNamespace {
             entries.append(
-                Entry(source: "cgroup", target: "sys/fs/cgroup", fstype: "cgroup2", data: nil,
-                      flags: nosuidNoexecNodev | UInt(MS_RDONLY), kind: BERTH_MOUNT_PLAIN))
+                Entry(
+                    source: "cgroup", target: "sys/fs/cgroup", fstype: "cgroup2", data: nil,
+                    flags: nosuidNoexecNodev | UInt(MS_RDONLY), kind: BERTH_MOUNT_PLAIN))
         }
         entries += [
-            Entry(source: "mqueue", target: "dev/mqueue", fstype: "mqueue", data: nil, flags: nosuidNoexecNodev,
-                  kind: BERTH_MOUNT_PLAIN, createDirectory: true),
-            Entry(source: "shm", target: "dev/shm", fstype: "tmpfs", data: "mode=1777,size=65536k",
-                  flags: nosuidNoexecNodev, kind: BERTH_MOUNT_PLAIN, createDirectory: true),
+            Entry(
+                source: "mqueue", target: "dev/mqueue", fstype: "mqueue", data: nil, flags: nosuidNoexecNodev,
+                kind: BERTH_MOUNT_PLAIN, createDirectory: true),
+            Entry(
+                source: "shm", target: "dev/shm", fstype: "tmpfs", data: "mode=1777,size=65536k",
+                flags: nosuidNoexecNodev, kind: BERTH_MOUNT_PLAIN, createDirectory: true),
         ]
         return entries
     }
@@ -61,7 +69,9 @@ enum DefaultMounts {
         defer { closedir(dir) }
         var paths: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard name.hasPrefix("cpu"), name.dropFirst(3).allSatisfy(\.isNumber), name.count > 3 else { continue }
             let path = "sys/devices/system/cpu/\(name)/thermal_throttle"
             if access("/" + path, F_OK) == 0 { paths.append(path) }

@@ -134,14 +134,25 @@ struct Launch {
             return .failure(error)
         }
         // The parent keeps only its ends.
-        for index in [0] { close(sync[index]); sync[index] = -1 }
-        close(errors[1]); errors[1] = -1
-        if out[1] >= 0 { close(out[1]); out[1] = -1 }
-        if err[1] >= 0 { close(err[1]); err[1] = -1 }
+        for index in [0] {
+            close(sync[index])
+            sync[index] = -1
+        }
+        close(errors[1])
+        errors[1] = -1
+        if out[1] >= 0 {
+            close(out[1])
+            out[1] = -1
+        }
+        if err[1] >= 0 {
+            close(err[1])
+            err[1] = -1
+        }
 
         var go: UInt8 = 1
         _ = write(sync[1], &go, 1)
-        close(sync[1]); sync[1] = -1
+        close(sync[1])
+        sync[1] = -1
 
         // EOF on the error pipe means exec succeeded; a record means the child gave up.
         var record = berth_child_error()

@@ -40,7 +40,9 @@ final class MountPointStubs {
             if let target = Self.readLink(parent, component) {
                 // A dangling symlink: create what it points to, resolved inside the root.
                 let base = components[..<index].joined(separator: "/")
-                let resolved = target.hasPrefix("/") ? String(target.drop { $0 == "/" }) : (base.isEmpty ? target : base + "/" + target)
+                let resolved =
+                    target.hasPrefix("/")
+                    ? String(target.drop { $0 == "/" }) : (base.isEmpty ? target : base + "/" + target)
                 let rest = components[(index + 1)...].joined(separator: "/")
                 try ensure(rest.isEmpty ? resolved : resolved + "/" + rest, directory: directory, depth: depth + 1)
                 return

@@ -64,7 +64,8 @@ enum SeccompCompiler {
         let kernel = kernelVersion()
         var hasher = SHA256()
         hasher.update(data: profileBytes)
-        hasher.update(data: Array((capabilities.sorted().joined(separator: ",") + "|\(native.go)|\(kernel.0).\(kernel.1)").utf8))
+        hasher.update(
+            data: Array((capabilities.sorted().joined(separator: ",") + "|\(native.go)|\(kernel.0).\(kernel.1)").utf8))
         let key = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let cached = cacheDirectory + "/" + key + ".bpf"
         if let data = FileManager.default.contents(atPath: cached), !data.isEmpty, data.count % 8 == 0 {

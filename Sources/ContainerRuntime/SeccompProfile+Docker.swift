@@ -1,3 +1,4 @@
+// swift-format-ignore-file
 // Docker's default seccomp profile, embedded byte for byte.
 //
 // Source: moby/profiles, seccomp/default.json (vendored in moby/moby), Copyright Docker, Inc.

@@ -41,7 +41,8 @@ public struct SeccompProfile: Codable, Sendable, Equatable {
     public static let docker: SeccompProfile = {
         // The embedded text is checked by a test against ../shared's copy; decoding it cannot fail.
         (try? JSONDecoder().decode(SeccompProfile.self, from: Data(dockerDefaultJSON.utf8)))
-            ?? SeccompProfile(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, archMap: nil, architectures: nil, syscalls: [])
+            ?? SeccompProfile(
+                defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, archMap: nil, architectures: nil, syscalls: [])
     }()
 
     /// Parses a profile file.

@@ -48,7 +48,8 @@ public enum UserResolver {
         if let groupPart {
             if let numeric = UInt32(groupPart) {
                 gid = numeric
-            } else if let entry = groups.first(where: { $0.count > 2 && $0[0] == groupPart }), let g = UInt32(entry[2]) {
+            } else if let entry = groups.first(where: { $0.count > 2 && $0[0] == groupPart }), let g = UInt32(entry[2])
+            {
                 gid = g
             } else {
                 throw .invalidSpec("unable to find group \(groupPart): no matching entries in group file")

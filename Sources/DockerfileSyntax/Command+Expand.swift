@@ -45,7 +45,8 @@ extension Command {
         case .arg(var arg):
             var declarations: [ArgDeclaration] = []
             for declaration in arg.args {
-                declarations.append(ArgDeclaration(name: declaration.name, defaultValue: try optional(declaration.defaultValue)))
+                declarations.append(
+                    ArgDeclaration(name: declaration.name, defaultValue: try optional(declaration.defaultValue)))
             }
             arg.args = declarations
             return .arg(arg)

@@ -5,7 +5,7 @@ extension Dockerfile {
     public static func parse(_ bytes: [UInt8], fileName: String) throws(DockerfileError) -> Dockerfile {
         let result = try Parser.parse(bytes, fileName: fileName)
         let lines = Parser.splitLines(bytes).map { Parser.text(Parser.trimNewline($0)) }
-        var builder = InstructionBuilder(fileName: fileName, lines: lines, escapeToken: result.directives.escapeToken)
+        let builder = InstructionBuilder(fileName: fileName, lines: lines, escapeToken: result.directives.escapeToken)
         var dockerfile = Dockerfile(fileName: fileName, directives: result.directives, warnings: result.warnings)
         for node in result.root.children {
             let keyword = node.value.lowercased()
@@ -16,7 +16,10 @@ extension Dockerfile {
             let command = try builder.command(node)
             if dockerfile.stages.isEmpty {
                 guard case .arg(let arg) = command else {
-                    throw builder.error(node, "no build stage in current context: \(node.value.uppercased()) must come after a FROM (only ARG may come before the first FROM)")
+                    throw builder.error(
+                        node,
+                        "no build stage in current context: \(node.value.uppercased()) must come after a FROM (only ARG may come before the first FROM)"
+                    )
                 }
                 dockerfile.globalArgs.append(arg)
             } else {
@@ -25,7 +28,8 @@ extension Dockerfile {
         }
         guard !dockerfile.stages.isEmpty else {
             throw DockerfileError(
-                fileName: fileName, line: max(result.root.endLine, 1), message: "the Dockerfile has no FROM instruction")
+                fileName: fileName, line: max(result.root.endLine, 1), message: "the Dockerfile has no FROM instruction"
+            )
         }
         return dockerfile
     }

@@ -49,9 +49,11 @@ enum HeredocParsing {
         let plain: [String]
         let raw: [String]
         do {
-            plain = try expander.expandWords(String(rest), options: .init(rawQuotes: false, rawEscapes: false, skipUnset: true))
+            plain = try expander.expandWords(
+                String(rest), options: .init(rawQuotes: false, rawEscapes: false, skipUnset: true))
             guard plain.count == 1 else { return nil }
-            raw = try expander.expandWords(String(rest), options: .init(rawQuotes: true, rawEscapes: false, skipUnset: true))
+            raw = try expander.expandWords(
+                String(rest), options: .init(rawQuotes: true, rawEscapes: false, skipUnset: true))
         } catch {
             throw Parser.LineError(message: error.message)
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `.dockerignore` matching with moby/patternmatcher's semantics, as BuildKit uses it: `*` and
 /// `?` stay inside one path component, `**` spans any number of them, `[...]` classes, `\`
 /// escapes, `!` exceptions (the last matching pattern wins), and a pattern that matches a parent
@@ -37,7 +39,9 @@ public struct IgnoreMatcher: Sendable {
             var exclusion = false
             if text.hasPrefix("!") {
                 text = String(text.dropFirst()).trimmingCharacters(in: .whitespaces)
-                guard !text.isEmpty else { throw IgnorePatternError(pattern: raw, message: "illegal exclusion pattern: \"!\"") }
+                guard !text.isEmpty else {
+                    throw IgnorePatternError(pattern: raw, message: "illegal exclusion pattern: \"!\"")
+                }
                 exclusion = true
             }
             text = Self.clean(text)
@@ -47,7 +51,9 @@ public struct IgnoreMatcher: Sendable {
                 throw IgnorePatternError(pattern: raw, message: "syntax error in pattern")
             }
             patterns.append(
-                Pattern(exclusion: exclusion, cleaned: text, tokens: Self.compile(text), components: text.split(separator: "/").map(String.init)))
+                Pattern(
+                    exclusion: exclusion, cleaned: text, tokens: Self.compile(text),
+                    components: text.split(separator: "/").map(String.init)))
         }
         self.patterns = patterns
     }
@@ -92,7 +98,8 @@ public struct IgnoreMatcher: Sendable {
             for token in pattern.tokens {
                 if case .characterClass(_, let items) = token {
                     for case .range(let low, let high) in items where low > high {
-                        throw IgnorePatternError(pattern: pattern.cleaned, message: "invalid character class range \(low)-\(high)")
+                        throw IgnorePatternError(
+                            pattern: pattern.cleaned, message: "invalid character class range \(low)-\(high)")
                     }
                 }
             }
@@ -131,7 +138,8 @@ public struct IgnoreMatcher: Sendable {
             if pattern.exclusion != matched { continue }
             var match = Self.matches(pattern.tokens, file)
             if !match && !parentComponents.isEmpty && pattern.components.count <= parentComponents.count {
-                match = Self.matches(pattern.tokens, parentComponents[0..<pattern.components.count].joined(separator: "/"))
+                match = Self.matches(
+                    pattern.tokens, parentComponents[0..<pattern.components.count].joined(separator: "/"))
             }
             if match { matched = !pattern.exclusion }
         }
@@ -317,5 +325,3 @@ public struct IgnorePatternError: Error, Sendable, Equatable, CustomStringConver
     public var message: String
     public var description: String { "\(message): \(pattern)" }
 }
-
-import Foundation

@@ -15,14 +15,17 @@ struct InstructionBuilder {
     /// Flags each instruction accepts: name → (is boolean, may repeat).
     static let allowedFlags: [String: [String: (bool: Bool, repeats: Bool)]] = [
         "from": ["platform": (false, false)],
-        "run": ["mount": (false, true), "network": (false, false), "security": (false, false), "device": (false, true)],
+        "run": [
+            "mount": (false, true), "network": (false, false), "security": (false, false), "device": (false, true),
+        ],
         "copy": [
             "from": (false, false), "chown": (false, false), "chmod": (false, false), "link": (true, false),
             "parents": (true, false), "exclude": (false, true),
         ],
         "add": [
             "chown": (false, false), "chmod": (false, false), "link": (true, false), "parents": (true, false),
-            "exclude": (false, true), "checksum": (false, false), "keep-git-dir": (true, false), "unpack": (true, false),
+            "exclude": (false, true), "checksum": (false, false), "keep-git-dir": (true, false),
+            "unpack": (true, false),
         ],
         "healthcheck": [
             "interval": (false, false), "timeout": (false, false), "start-period": (false, false),
@@ -61,10 +64,15 @@ struct InstructionBuilder {
             let name = String(body.prefix { $0 != "=" })
             let value: String? = body.contains("=") ? String(body.drop { $0 != "=" }.dropFirst()) : nil
             guard let spec = allowed[name] else {
-                let column = (node.original.range(of: raw).map { node.original.distance(from: node.original.startIndex, to: $0.lowerBound) } ?? 0) + 1
+                let column =
+                    (node.original.range(of: raw).map {
+                        node.original.distance(from: node.original.startIndex, to: $0.lowerBound)
+                    } ?? 0) + 1
                 let known = allowed.keys.sorted().map { "--\($0)" }.joined(separator: ", ")
                 throw error(
-                    node, "unknown flag: --\(name) for \(keyword.uppercased())" + (known.isEmpty ? " (it takes no flags)" : " (valid flags: \(known))"),
+                    node,
+                    "unknown flag: --\(name) for \(keyword.uppercased())"
+                        + (known.isEmpty ? " (it takes no flags)" : " (valid flags: \(known))"),
                     column: column)
             }
             if !spec.repeats && !seen.insert(name).inserted {
@@ -101,7 +109,9 @@ struct InstructionBuilder {
         case 3 where args[1].lowercased() == "as":
             let lowered = args[2].lowercased()
             guard Self.isValidStageName(lowered) else {
-                throw error(node, "invalid name for build stage: \"\(args[2])\", name can't start with a number or contain symbols")
+                throw error(
+                    node,
+                    "invalid name for build stage: \"\(args[2])\", name can't start with a number or contain symbols")
             }
             name = lowered
         default:
@@ -127,7 +137,10 @@ struct InstructionBuilder {
         }
         func requireArguments(_ minimum: Int = 1) throws(DockerfileError) {
             if args.count < minimum || (args.count == 1 && args[0].isEmpty && !node.isJSON) {
-                throw error(node, "\(keyword.uppercased()) requires \(minimum == 1 ? "at least one argument" : "at least \(minimum) arguments")")
+                throw error(
+                    node,
+                    "\(keyword.uppercased()) requires \(minimum == 1 ? "at least one argument" : "at least \(minimum) arguments")"
+                )
             }
         }
         switch keyword {
@@ -143,7 +156,10 @@ struct InstructionBuilder {
         case "copy", "add":
             let parsed = try flags(node)
             guard args.count >= 2 else {
-                throw error(node, "\(keyword.uppercased()) requires at least two arguments, but only one was provided. Destination could not be determined")
+                throw error(
+                    node,
+                    "\(keyword.uppercased()) requires at least two arguments, but only one was provided. Destination could not be determined"
+                )
             }
             var heredocs = node.heredocs.makeIterator()
             var sources: [CopySource] = []
@@ -172,13 +188,15 @@ struct InstructionBuilder {
                 pairs.append(KeyValuePair(key: key, value: args[index + 1]))
                 index += 3
             }
-            return keyword == "env" ? .env(EnvCommand(info: info, pairs: pairs)) : .label(LabelCommand(info: info, pairs: pairs))
+            return keyword == "env"
+                ? .env(EnvCommand(info: info, pairs: pairs)) : .label(LabelCommand(info: info, pairs: pairs))
         case "arg":
             try requireNoFlags(node)
             guard !args.isEmpty else { throw error(node, "ARG requires at least one argument") }
             let declarations = args.map { word -> ArgDeclaration in
                 if let eq = word.firstIndex(of: "=") {
-                    return ArgDeclaration(name: String(word[..<eq]), defaultValue: String(word[word.index(after: eq)...]))
+                    return ArgDeclaration(
+                        name: String(word[..<eq]), defaultValue: String(word[word.index(after: eq)...]))
                 }
                 return ArgDeclaration(name: word, defaultValue: nil)
             }
@@ -226,7 +244,8 @@ struct InstructionBuilder {
             }
             switch nested.value.lowercased() {
             case "onbuild": throw error(node, "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-            case "from", "maintainer": throw error(node, "\(nested.value.uppercased()) isn't allowed as an ONBUILD trigger")
+            case "from", "maintainer":
+                throw error(node, "\(nested.value.uppercased()) isn't allowed as an ONBUILD trigger")
             default: break
             }
             let expression = nested.original.trimmingCharacters(in: .whitespaces)
@@ -234,7 +253,9 @@ struct InstructionBuilder {
         default:
             let suggestion = Self.nearest(keyword)
             throw error(
-                node, "unknown instruction: \(node.value.uppercased())" + (suggestion.map { " (did you mean \($0.uppercased())?)" } ?? ""))
+                node,
+                "unknown instruction: \(node.value.uppercased())"
+                    + (suggestion.map { " (did you mean \($0.uppercased())?)" } ?? ""))
         }
     }
 
@@ -274,7 +295,8 @@ struct InstructionBuilder {
             }
             return HealthcheckCommand(
                 info: info, test: test, interval: try duration("interval"), timeout: try duration("timeout"),
-                startPeriod: try duration("start-period"), startInterval: try duration("start-interval"), retries: retries)
+                startPeriod: try duration("start-period"), startInterval: try duration("start-interval"),
+                retries: retries)
         default:
             throw error(node, "unknown type for HEALTHCHECK: \(type) (expected NONE or CMD)")
         }
@@ -286,7 +308,8 @@ struct InstructionBuilder {
             content = content.split(separator: "\n", omittingEmptySubsequences: false)
                 .map { String($0.drop { $0 == "\t" }) }.joined(separator: "\n")
         }
-        return Heredoc(name: parsed.name, content: content, expand: parsed.expand, fileDescriptor: parsed.fileDescriptor)
+        return Heredoc(
+            name: parsed.name, content: content, expand: parsed.expand, fileDescriptor: parsed.fileDescriptor)
     }
 
     /// The known instruction closest to `word` (edit distance ≤ 2).
@@ -333,7 +356,9 @@ enum GoDuration {
             let number = s.prefix { $0.isNumber || $0 == "." }
             guard !number.isEmpty, let value = Double(number) else { return nil }
             s = s.dropFirst(number.count)
-            guard let unit = units.first(where: { s.hasPrefix($0.0) && !(($0.0 == "m") && s.hasPrefix("ms")) }) else { return nil }
+            guard let unit = units.first(where: { s.hasPrefix($0.0) && !(($0.0 == "m") && s.hasPrefix("ms")) }) else {
+                return nil
+            }
             s = s.dropFirst(unit.0.count)
             total += value * unit.1
         }

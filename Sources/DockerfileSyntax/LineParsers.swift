@@ -43,7 +43,9 @@ enum LineParsers {
         return node
     }
 
-    static func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\u{0B}" || c == "\u{0C}" || c == "\r" || c == "\n" }
+    static func isSpace(_ c: Character) -> Bool {
+        c == " " || c == "\t" || c == "\u{0B}" || c == "\u{0C}" || c == "\r" || c == "\n"
+    }
 
     /// Leading `--name[=value]` words (quotes and backslashes handled); `--` ends them.
     static func extractFlags(_ line: String) -> (String, [String]) {
@@ -208,9 +210,12 @@ enum LineParsers {
         var nodes: [Node] = []
         for word in list {
             guard let eq = word.firstIndex(of: "=") else {
-                throw Parser.LineError(message: "Syntax error - can't find = in \(GoQuote.quote(word)). Must be of the form: name=value")
+                throw Parser.LineError(
+                    message: "Syntax error - can't find = in \(GoQuote.quote(word)). Must be of the form: name=value")
             }
-            nodes += [Node(value: String(word[..<eq])), Node(value: String(word[word.index(after: eq)...])), Node(value: "=")]
+            nodes += [
+                Node(value: String(word[..<eq])), Node(value: String(word[word.index(after: eq)...])), Node(value: "="),
+            ]
         }
         return nodes
     }

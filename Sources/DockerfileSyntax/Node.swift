@@ -1,3 +1,5 @@
+import Foundation
+
 /// The low-level syntax tree BuildKit's parser produces: one child of the root per
 /// instruction, its arguments as a `next` chain (flattened to an array here), its `--flags`,
 /// heredocs and line range. No variables are expanded and instructions are not validated yet.
@@ -117,5 +119,3 @@ enum GoQuote {
         }
     }
 }
-
-import Foundation

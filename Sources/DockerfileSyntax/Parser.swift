@@ -25,7 +25,8 @@ public enum Parser {
 
         func fail(_ message: String, line: Int, column: Int = 1) -> DockerfileError {
             let source = line >= 1 && line <= lines.count ? text(trimNewline(lines[line - 1])) : nil
-            return DockerfileError(fileName: fileName, line: max(line, 1), column: column, message: message, sourceLine: source)
+            return DockerfileError(
+                fileName: fileName, line: max(line, 1), column: column, message: message, sourceLine: source)
         }
 
         while index < lines.count {
@@ -66,7 +67,8 @@ public enum Parser {
                 warnings.append(
                     Diagnostic(
                         fileName: fileName, line: currentLine,
-                        message: "empty continuation line found in: \(line) (empty continuation lines will become errors)"))
+                        message:
+                            "empty continuation line found in: \(line) (empty continuation lines will become errors)"))
             }
             var child: Node
             do throws(Parser.LineError) {
@@ -96,7 +98,9 @@ public enum Parser {
                         heredoc.content += text(body)
                     }
                     guard terminated else {
-                        throw fail("unterminated heredoc <<\(heredoc.name) (no line '\(heredoc.name)' follows)", line: startLine)
+                        throw fail(
+                            "unterminated heredoc <<\(heredoc.name) (no line '\(heredoc.name)' follows)",
+                            line: startLine)
                     }
                     child.heredocs.append(heredoc)
                 }
@@ -138,7 +142,9 @@ public enum Parser {
         return Array(line[..<end])
     }
 
-    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0B || b == 0x0C || b == 0x0D }
+    static func isSpace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0B || b == 0x0C || b == 0x0D
+    }
 
     static func trimLeadingWhitespace(_ line: [UInt8]) -> [UInt8] {
         Array(line.drop(while: isSpace))
@@ -152,7 +158,9 @@ public enum Parser {
 
     /// BuildKit's processLine: newline trimmed, optionally left-trimmed, comment removed; each
     /// line is also offered to the directive scanner.
-    static func processLine(_ directives: inout DirectiveState, _ raw: [UInt8], stripLeft: Bool) throws(LineError) -> [UInt8] {
+    static func processLine(_ directives: inout DirectiveState, _ raw: [UInt8], stripLeft: Bool) throws(LineError)
+        -> [UInt8]
+    {
         var line = trimNewline(raw)
         if stripLeft { line = trimLeadingWhitespace(line) }
         try directives.consider(text(line))

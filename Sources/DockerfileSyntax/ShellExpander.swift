@@ -415,7 +415,8 @@ enum Glob {
     }
 
     static func removePrefix(_ pattern: String, from value: String, longest: Bool) -> String {
-        let p = Array(pattern), v = Array(value)
+        let p = Array(pattern)
+        let v = Array(value)
         let range = longest ? Array((0...v.count).reversed()) : Array(0...v.count)
         for i in range where matches(p, Array(v[0..<i])) {
             return String(v[i...])
@@ -424,7 +425,8 @@ enum Glob {
     }
 
     static func removeSuffix(_ pattern: String, from value: String, longest: Bool) -> String {
-        let p = Array(pattern), v = Array(value)
+        let p = Array(pattern)
+        let v = Array(value)
         let range = longest ? Array(0...v.count) : Array((0...v.count).reversed())
         for i in range where matches(p, Array(v[i...])) {
             return String(v[..<i])
@@ -433,7 +435,8 @@ enum Glob {
     }
 
     static func replace(_ pattern: String, in value: String, with replacement: String, all: Bool) -> String {
-        let p = Array(pattern), v = Array(value)
+        let p = Array(pattern)
+        let v = Array(value)
         if p.isEmpty {
             // An empty pattern matches the empty string: before the value, or (all) between
             // every character, as Go's regexp replacement does.

@@ -27,7 +27,9 @@ extension ImageStore {
 
     /// Stores an image whose config bytes are given as they are (a loaded or pulled image keeps
     /// its id: the digest of those exact bytes).
-    public func putImage(configBytes: [UInt8], config: ImageConfig, layers: [Descriptor]) throws(StoreError) -> StoredImage {
+    public func putImage(configBytes: [UInt8], config: ImageConfig, layers: [Descriptor]) throws(StoreError)
+        -> StoredImage
+    {
         let configDescriptor = try putBlob(configBytes, mediaType: MediaType.ociConfig)
         let manifest = Manifest(config: configDescriptor, layers: layers)
         let manifestBytes: [UInt8]
@@ -39,7 +41,10 @@ extension ImageStore {
         let manifestDescriptor = try putBlob(manifestBytes, mediaType: MediaType.ociManifest)
         try db.query(
             "INSERT OR REPLACE INTO images(id, manifest_digest, created) VALUES(?, ?, ?)",
-            [.text(configDescriptor.digest.description), .text(manifestDescriptor.digest.description), .integer(Self.now)])
+            [
+                .text(configDescriptor.digest.description), .text(manifestDescriptor.digest.description),
+                .integer(Self.now),
+            ])
         return StoredImage(
             id: configDescriptor.digest, manifestDigest: manifestDescriptor.digest, manifest: manifest,
             config: config, tags: try tags(of: configDescriptor.digest), created: Self.now)

@@ -43,7 +43,10 @@ extension ImageStore {
     ) throws(StoreError) {
         try db.query(
             "UPDATE snapshots SET chain_id = ?, diff_id = ?, layer_digest = ?, size = ?, state = 'committed' WHERE id = ?",
-            [.text(chainID.description), .text(diffID.description), .text(layer.digest.description), .integer(layer.size), .integer(id)])
+            [
+                .text(chainID.description), .text(diffID.description), .text(layer.digest.description),
+                .integer(layer.size), .integer(id),
+            ])
     }
 
     /// The committed snapshot with this chain id, if any.

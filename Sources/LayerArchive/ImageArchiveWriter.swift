@@ -62,7 +62,9 @@ public final class ImageArchiveWriter {
             }
             if n == 0 { throw .init(path: source, message: "file shrank while being archived") }
             let chunk = Int(min(Int64(n), remaining))
-            let failure = buffer.withUnsafeBytes { writeData(UnsafeRawBufferPointer(rebasing: $0[0..<chunk]), name: name) }
+            let failure = buffer.withUnsafeBytes {
+                writeData(UnsafeRawBufferPointer(rebasing: $0[0..<chunk]), name: name)
+            }
             if let failure { throw failure }
             remaining -= Int64(chunk)
         }

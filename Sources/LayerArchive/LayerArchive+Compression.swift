@@ -9,9 +9,12 @@ import OCIImage
 extension LayerArchive {
     /// Writes the uncompressed form of a layer file (gzip, zstd, bzip2, xz or already plain) to
     /// `outputPath` and returns the uncompressed digest (the diff ID) and size.
-    public static func decompress(layerAt path: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest {
+    public static func decompress(layerAt path: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest
+    {
         let out = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))") }
+        guard out >= 0 else {
+            throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))")
+        }
         defer { close(out) }
         let source = try ArchiveSource(path: path)
         let archive = try source.openReader(raw: true)
@@ -25,7 +28,8 @@ extension LayerArchive {
         while true {
             let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
             if n < 0 {
-                throw LayerArchiveError(path: path, message: "decompress: \(String(cString: archive_error_string(archive)))")
+                throw LayerArchiveError(
+                    path: path, message: "decompress: \(String(cString: archive_error_string(archive)))")
             }
             if n == 0 { break }
             var offset = 0
@@ -48,13 +52,19 @@ extension LayerArchive {
     /// gzip-compresses `inputPath` into `outputPath`; returns the compressed blob's digest and size.
     public static func gzip(_ inputPath: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest {
         let input = open(inputPath, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw LayerArchiveError(path: inputPath, message: "open: \(String(cString: strerror(errno)))") }
+        guard input >= 0 else {
+            throw LayerArchiveError(path: inputPath, message: "open: \(String(cString: strerror(errno)))")
+        }
         defer { close(input) }
         let out = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))") }
+        guard out >= 0 else {
+            throw LayerArchiveError(path: outputPath, message: "create: \(String(cString: strerror(errno)))")
+        }
         defer { close(out) }
         let sink = ArchiveSink(fd: out)
-        guard let archive = archive_write_new() else { throw LayerArchiveError(path: outputPath, message: "out of memory") }
+        guard let archive = archive_write_new() else {
+            throw LayerArchiveError(path: outputPath, message: "out of memory")
+        }
         defer { archive_write_free(archive) }
         archive_write_add_filter_gzip(archive)
         archive_write_set_format_raw(archive)
@@ -73,7 +83,9 @@ extension LayerArchive {
         else {
             throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
         }
-        guard let entry = archive_entry_new() else { throw LayerArchiveError(path: outputPath, message: "out of memory") }
+        guard let entry = archive_entry_new() else {
+            throw LayerArchiveError(path: outputPath, message: "out of memory")
+        }
         defer { archive_entry_free(entry) }
         archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
         archive_write_header(archive, entry)
@@ -86,7 +98,9 @@ extension LayerArchive {
             }
             if n == 0 { break }
             let w = buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, n) }
-            guard w == n else { throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive))) }
+            guard w == n else {
+                throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+            }
         }
         guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
             throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))

@@ -53,7 +53,8 @@ struct Unpacker {
             let rc = archive_read_next_header(archive, &entry)
             if rc == ARCHIVE_EOF { break }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
-                throw LayerArchiveError(path: label, message: "corrupt archive: \(String(cString: archive_error_string(archive)))")
+                throw LayerArchiveError(
+                    path: label, message: "corrupt archive: \(String(cString: archive_error_string(archive)))")
             }
             guard let rawName = archive_entry_pathname(entry) else { continue }
             let name = String(cString: rawName)
@@ -64,7 +65,8 @@ struct Unpacker {
             defer { close(parentFD) }
             let base = components[components.count - 1]
             if base == ".wh..wh..opq" {
-                try opaque(parentFD, parent: components.dropLast().joined(separator: "/"), written: written, entry: name)
+                try opaque(
+                    parentFD, parent: components.dropLast().joined(separator: "/"), written: written, entry: name)
                 continue
             }
             if base.hasPrefix(".wh.") {
@@ -74,7 +76,8 @@ struct Unpacker {
             try extract(entry, archive: archive, parentFD: parentFD, name: base, rootFD: rootFD, entryName: name)
             written.insert(relative)
             if (archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT)) == UInt32(Glibc.S_IFDIR) {
-                var time = timespec(tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
+                var time = timespec(
+                    tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
                 if archive_entry_mtime_is_set(entry) == 0 { time = timespec(tv_sec: 0, tv_nsec: 0) }
                 directoryTimes.append((relative, time))
             }
@@ -95,7 +98,8 @@ struct Unpacker {
         for component in name.split(separator: "/", omittingEmptySubsequences: true) {
             if component == "." { continue }
             if component == ".." {
-                throw LayerArchiveError(path: label, entry: name, message: "refused: the path contains '..' and would escape the target")
+                throw LayerArchiveError(
+                    path: label, entry: name, message: "refused: the path contains '..' and would escape the target")
             }
             result.append(String(component))
         }
@@ -104,7 +108,9 @@ struct Unpacker {
 
     /// Opens the directory holding an entry, creating missing parents (0755) and refusing any
     /// component that is a symlink or not a directory.
-    private func openParent(_ rootFD: Int32, _ components: ArraySlice<String>, entry: String) throws(LayerArchiveError) -> Int32 {
+    private func openParent(_ rootFD: Int32, _ components: ArraySlice<String>, entry: String) throws(LayerArchiveError)
+        -> Int32
+    {
         var current = dup(rootFD)
         for component in components {
             var next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -115,7 +121,8 @@ struct Unpacker {
             if next < 0 {
                 let code = errno
                 close(current)
-                let reason = (code == ELOOP || code == ENOTDIR)
+                let reason =
+                    (code == ELOOP || code == ENOTDIR)
                     ? "refused: '\(component)' on the way is a symlink or not a directory, so the entry would land outside the target or in the wrong place"
                     : String(cString: strerror(code))
                 throw LayerArchiveError(path: label, entry: entry, message: reason)
@@ -133,16 +140,20 @@ struct Unpacker {
         try removeAll(parentFD, name)
         if mode == .overlay {
             guard mknodat(parentFD, name, Glibc.S_IFCHR | 0o000, 0) == 0 else {
-                throw LayerArchiveError(path: label, entry: entry, message: "create whiteout: \(String(cString: strerror(errno)))")
+                throw LayerArchiveError(
+                    path: label, entry: entry, message: "create whiteout: \(String(cString: strerror(errno)))")
             }
         }
     }
 
-    private func opaque(_ parentFD: Int32, parent: String, written: Set<String>, entry: String) throws(LayerArchiveError) {
+    private func opaque(_ parentFD: Int32, parent: String, written: Set<String>, entry: String)
+        throws(LayerArchiveError)
+    {
         switch mode {
         case .overlay:
             guard fsetxattr(parentFD, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
-                throw LayerArchiveError(path: label, entry: entry, message: "mark opaque: \(String(cString: strerror(errno)))")
+                throw LayerArchiveError(
+                    path: label, entry: entry, message: "mark opaque: \(String(cString: strerror(errno)))")
             }
         case .apply:
             // Keep only what this layer itself put in the directory.
@@ -162,7 +173,8 @@ struct Unpacker {
         let gid = gid_t(truncatingIfNeeded: archive_entry_gid(entry))
         var mtime = timespec(tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
         let fail = { (what: String) -> LayerArchiveError in
-            LayerArchiveError(path: self.label, entry: entryName, message: "\(what): \(String(cString: strerror(errno)))")
+            LayerArchiveError(
+                path: self.label, entry: entryName, message: "\(what): \(String(cString: strerror(errno)))")
         }
         if let hardlink = archive_entry_hardlink(entry) {
             let target = String(cString: hardlink)
@@ -173,14 +185,19 @@ struct Unpacker {
             let targetParent = try openParent(rootFD, targetComponents.dropLast(), entry: entryName)
             defer { close(targetParent) }
             var st = stat()
-            guard fstatat(targetParent, targetComponents[targetComponents.count - 1], &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink target '\(target)' is not an earlier entry of this archive")
+            guard fstatat(targetParent, targetComponents[targetComponents.count - 1], &st, AT_SYMLINK_NOFOLLOW) == 0
+            else {
+                throw LayerArchiveError(
+                    path: label, entry: entryName,
+                    message: "refused: hardlink target '\(target)' is not an earlier entry of this archive")
             }
             guard (st.st_mode & Glibc.S_IFMT) != Glibc.S_IFDIR else {
                 throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to a directory")
             }
             try removeNonDirectory(parentFD, name)
-            guard linkat(targetParent, targetComponents[targetComponents.count - 1], parentFD, name, 0) == 0 else { throw fail("hardlink") }
+            guard linkat(targetParent, targetComponents[targetComponents.count - 1], parentFD, name, 0) == 0 else {
+                throw fail("hardlink")
+            }
             return
         }
         switch type {
@@ -193,7 +210,8 @@ struct Unpacker {
         case UInt32(Glibc.S_IFREG):
             let size = archive_entry_size(entry)
             guard size >= 0, size <= maximumEntrySize else {
-                throw LayerArchiveError(path: label, entry: entryName, message: "refused: declared size \(size) bytes is implausibly large")
+                throw LayerArchiveError(
+                    path: label, entry: entryName, message: "refused: declared size \(size) bytes is implausibly large")
             }
             try removeNonDirectory(parentFD, name)
             let fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -208,17 +226,20 @@ struct Unpacker {
             guard symlinkat(link, parentFD, name) == 0 else { throw fail("create symlink") }
         case UInt32(Glibc.S_IFIFO), UInt32(Glibc.S_IFCHR), UInt32(Glibc.S_IFBLK):
             try removeNonDirectory(parentFD, name)
-            let device = DeviceNumber.make(major: UInt(archive_entry_rdevmajor(entry)), minor: UInt(archive_entry_rdevminor(entry)))
+            let device = DeviceNumber.make(
+                major: UInt(archive_entry_rdevmajor(entry)), minor: UInt(archive_entry_rdevminor(entry)))
             guard mknodat(parentFD, name, mode_t(type) | permissions, device) == 0 else { throw fail("create node") }
         default:
-            throw LayerArchiveError(path: label, entry: entryName, message: "unsupported entry type \(String(type, radix: 8))")
+            throw LayerArchiveError(
+                path: label, entry: entryName, message: "unsupported entry type \(String(type, radix: 8))")
         }
         guard fchownat(parentFD, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("chown") }
         if type != UInt32(Glibc.S_IFLNK) {
             // chown clears setuid/setgid bits: set the mode afterwards.
             guard fchmodat(parentFD, name, permissions, 0) == 0 else { throw fail("chmod") }
         }
-        try applyXattrs(entry, parentFD: parentFD, name: name, isSymlink: type == UInt32(Glibc.S_IFLNK), entryName: entryName)
+        try applyXattrs(
+            entry, parentFD: parentFD, name: name, isSymlink: type == UInt32(Glibc.S_IFLNK), entryName: entryName)
         if type != UInt32(Glibc.S_IFDIR) {
             if archive_entry_mtime_is_set(entry) == 0 { mtime = timespec(tv_sec: 0, tv_nsec: 0) }
             var times = [mtime, mtime]
@@ -226,7 +247,8 @@ struct Unpacker {
         }
     }
 
-    private func writeData(_ archive: OpaquePointer, to fd: Int32, size: Int64, entry: String) throws(LayerArchiveError) {
+    private func writeData(_ archive: OpaquePointer, to fd: Int32, size: Int64, entry: String) throws(LayerArchiveError)
+    {
         var block: UnsafeRawPointer?
         var length = 0
         var offset: Int64 = 0
@@ -234,7 +256,8 @@ struct Unpacker {
             let rc = archive_read_data_block(archive, &block, &length, &offset)
             if rc == ARCHIVE_EOF { break }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
-                throw LayerArchiveError(path: label, entry: entry, message: "read data: \(String(cString: archive_error_string(archive)))")
+                throw LayerArchiveError(
+                    path: label, entry: entry, message: "read data: \(String(cString: archive_error_string(archive)))")
             }
             guard offset >= 0, length == 0 || offset + Int64(length) <= size else {
                 throw LayerArchiveError(path: label, entry: entry, message: "refused: data beyond the declared size")
@@ -251,7 +274,8 @@ struct Unpacker {
                         let n = pwrite(fd, bytes.baseAddress! + done, count - done, off_t(offset) + off_t(piece + done))
                         if n < 0 {
                             if errno == EINTR { continue }
-                            throw LayerArchiveError(path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
+                            throw LayerArchiveError(
+                                path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
                         }
                         done += n
                     }
@@ -265,7 +289,9 @@ struct Unpacker {
         }
     }
 
-    private func applyXattrs(_ entry: OpaquePointer, parentFD: Int32, name: String, isSymlink: Bool, entryName: String) throws(LayerArchiveError) {
+    private func applyXattrs(_ entry: OpaquePointer, parentFD: Int32, name: String, isSymlink: Bool, entryName: String)
+        throws(LayerArchiveError)
+    {
         guard archive_entry_xattr_reset(entry) > 0 else { return }
         var key: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?
@@ -276,7 +302,9 @@ struct Unpacker {
             if isSymlink && attribute.hasPrefix("user.") { continue }  // not allowed on symlinks
             let path = "/proc/self/fd/\(parentFD)/\(name)"
             if lsetxattr(path, attribute, value, size, 0) != 0 {
-                throw LayerArchiveError(path: label, entry: entryName, message: "set xattr \(attribute): \(String(cString: strerror(errno)))")
+                throw LayerArchiveError(
+                    path: label, entry: entryName,
+                    message: "set xattr \(attribute): \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -298,10 +326,12 @@ struct Unpacker {
                 close(fd)
             }
             guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else {
-                throw LayerArchiveError(path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
+                throw LayerArchiveError(
+                    path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
             }
         } else if unlinkat(parentFD, name, 0) != 0 {
-            throw LayerArchiveError(path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
+            throw LayerArchiveError(
+                path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
         }
     }
 

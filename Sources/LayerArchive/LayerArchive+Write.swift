@@ -13,17 +13,21 @@ extension LayerArchive {
     public static func writeDiff(
         upperDirectory: String, to outputPath: String, options: LayerWriteOptions = .init()
     ) throws(LayerArchiveError) -> LayerDigest {
-        try TreeWriter(root: upperDirectory, output: outputPath, options: options, overlayDiff: true, skipWhiteouts: false).write()
+        try TreeWriter(
+            root: upperDirectory, output: outputPath, options: options, overlayDiff: true, skipWhiteouts: false
+        ).write()
     }
 
     /// Writes a whole tree as a tar (no whiteout conversion), e.g. for `export`.
     /// `skipOverlayWhiteouts` leaves out 0:0 character devices (whiteouts of a lone snapshot
     /// directory, which mean nothing once flattened).
     public static func writeTree(
-        directory: String, to outputPath: String, options: LayerWriteOptions = .init(), skipOverlayWhiteouts: Bool = false
+        directory: String, to outputPath: String, options: LayerWriteOptions = .init(),
+        skipOverlayWhiteouts: Bool = false
     ) throws(LayerArchiveError) -> LayerDigest {
         try TreeWriter(
-            root: directory, output: outputPath, options: options, overlayDiff: false, skipWhiteouts: skipOverlayWhiteouts
+            root: directory, output: outputPath, options: options, overlayDiff: false,
+            skipWhiteouts: skipOverlayWhiteouts
         ).write()
     }
 }
@@ -44,7 +48,9 @@ struct TreeWriter {
 
     func write() throws(LayerArchiveError) -> LayerDigest {
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LayerArchiveError(path: output, message: "create: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw LayerArchiveError(path: output, message: "create: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         let sink = ArchiveSink(fd: fd)
         let archive = try sink.openWriter(path: output)
@@ -54,7 +60,8 @@ struct TreeWriter {
         guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
             throw LayerArchiveError(
                 path: output,
-                message: sink.failure != 0 ? String(cString: strerror(sink.failure)) : String(cString: archive_error_string(archive)))
+                message: sink.failure != 0
+                    ? String(cString: strerror(sink.failure)) : String(cString: archive_error_string(archive)))
         }
         return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
     }
@@ -174,7 +181,8 @@ struct TreeWriter {
             }
             let written = state.buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, n) }
             guard written == n else {
-                throw LayerArchiveError(path: output, entry: entry, message: String(cString: archive_error_string(archive)))
+                throw LayerArchiveError(
+                    path: output, entry: entry, message: String(cString: archive_error_string(archive)))
             }
             remaining -= Int64(n)
         }
@@ -197,7 +205,10 @@ struct TreeWriter {
         for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard let text = String(validating: name, as: UTF8.self) else {
                 throw LayerArchiveError(
-                    path: directory, message: "file name \(name.map { String(format: "%02x", $0) }.joined()) (hex) is not UTF-8; such names are not supported yet")
+                    path: directory,
+                    message:
+                        "file name \(name.map { String(format: "%02x", $0) }.joined()) (hex) is not UTF-8; such names are not supported yet"
+                )
             }
             result.append(text)
         }
@@ -232,7 +243,9 @@ struct TreeWriter {
     static func readLink(_ path: String) throws(LayerArchiveError) -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { throw LayerArchiveError(path: path, message: "readlink: \(String(cString: strerror(errno)))") }
+        guard n >= 0 else {
+            throw LayerArchiveError(path: path, message: "readlink: \(String(cString: strerror(errno)))")
+        }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
@@ -242,7 +255,8 @@ enum DeviceNumber {
     static func major(_ dev: dev_t) -> UInt { UInt(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)) }
     static func minor(_ dev: dev_t) -> UInt { UInt((dev & 0xff) | ((dev >> 12) & ~0xff)) }
     static func make(major: UInt, minor: UInt) -> dev_t {
-        let ma = dev_t(major), mi = dev_t(minor)
+        let ma = dev_t(major)
+        let mi = dev_t(minor)
         return ((ma & 0xfff) << 8) | ((ma & ~0xfff) << 32) | (mi & 0xff) | ((mi & ~0xff) << 12)
     }
 }

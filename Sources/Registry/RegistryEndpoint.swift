@@ -24,7 +24,7 @@ public struct RegistryEndpoint: Sendable, Equatable {
     public static func allowsPlainHTTP(_ registry: String, insecure: Set<String>) -> Bool {
         if insecure.contains(registry) { return true }
         var host = registry
-        if host.hasPrefix("[") , let end = host.firstIndex(of: "]") {
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
             host = String(host[host.index(after: host.startIndex)..<end])
         } else if let colon = host.lastIndex(of: ":") {
             host = String(host[..<colon])
@@ -53,7 +53,8 @@ public struct RegistryEndpoint: Sendable, Equatable {
     public func uploadURL(mount: Digest? = nil, from: String? = nil) -> URL? {
         var text = "\(base)/\(repository)/blobs/uploads/"
         if let mount, let from {
-            text += "?mount=\(mount)&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charset: "/-._"))) ?? from)"
+            text +=
+                "?mount=\(mount)&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charset: "/-._"))) ?? from)"
         }
         return URL(string: text)
     }

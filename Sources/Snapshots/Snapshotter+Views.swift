@@ -22,7 +22,8 @@ extension Snapshotter {
         }
         let mountPoint = store.temporaryPath("view")
         try FileSystem.makeDirectory(mountPoint)
-        let options = "lowerdir=" + chain.map { filesPath(of: $0.id) }.joined(separator: ":")
+        let options =
+            "lowerdir=" + chain.map { filesPath(of: $0.id) }.joined(separator: ":")
             + ",redirect_dir=off,metacopy=off,index=off"
         guard Glibc.mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), options) == 0 else {
             let code = errno

@@ -10,14 +10,16 @@ struct Berth: AsyncParsableCommand {
         abstract: "Build and run OCI images from Dockerfiles, without a daemon.",
         version: version,
         subcommands: [
-            BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self, LoadCommand.self,
+            BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self,
+            LoadCommand.self,
             ExportCommand.self, TagCommand.self, RmiCommand.self, InspectCommand.self, HistoryCommand.self,
         ])
 }
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Store directory (default /var/lib/berth, or $BERTH_ROOT).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Store directory (default /var/lib/berth, or $BERTH_ROOT).", valueName: "dir"))
     var root: String?
 
     @Flag(name: .long, help: "Print debugging details.")

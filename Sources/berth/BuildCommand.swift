@@ -1,12 +1,12 @@
 import ArgumentParser
 import BuildEngine
 import Foundation
+import ImageStore
+import OCIImage
 
 #if canImport(Glibc)
     import Glibc
 #endif
-import ImageStore
-import OCIImage
 
 /// `berth build`: a Dockerfile and its context → an image in the store.
 struct BuildCommand: AsyncParsableCommand {
@@ -30,7 +30,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Build up to this stage.")
     var target: String?
 
-    @Option(name: .customLong("build-arg"), help: "Set a build argument (KEY=VALUE, or KEY to take it from the environment).")
+    @Option(
+        name: .customLong("build-arg"),
+        help: "Set a build argument (KEY=VALUE, or KEY to take it from the environment).")
     var buildArgs: [String] = []
 
     @Option(name: .customLong("label"), help: "Set an image label (KEY=VALUE).")
@@ -60,7 +62,8 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         let contextPath = Self.absolute(context)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: contextPath, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: contextPath, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw BerthError("build context '\(context)' is not a directory")
         }
         var options = BuildOptions(

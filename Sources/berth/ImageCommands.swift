@@ -2,11 +2,11 @@ import ArgumentParser
 import BuildEngine
 import Foundation
 import ImageStore
+import OCIImage
 
 #if canImport(Glibc)
     import Glibc
 #endif
-import OCIImage
 
 /// `berth tag SOURCE TARGET`.
 struct TagCommand: AsyncParsableCommand {
@@ -50,7 +50,8 @@ struct RmiCommand: AsyncParsableCommand {
                 } else {
                     guard image.tags.count <= 1 || force else {
                         throw BerthError(
-                            "conflict: unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories")
+                            "conflict: unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories"
+                        )
                     }
                     for tag in image.tags {
                         let reference = try ImageReference(parsing: tag)
@@ -82,7 +83,8 @@ struct InspectCommand: AsyncParsableCommand {
         for name in images {
             let image = try await stores.store.image(named: name)
             let config = image.config
-            let containerConfig = try JSONSerialization.jsonObject(with: Data(try CanonicalJSON.encode(config.config ?? ContainerConfig())))
+            let containerConfig = try JSONSerialization.jsonObject(
+                with: Data(try CanonicalJSON.encode(config.config ?? ContainerConfig())))
             entries.append([
                 "Id": image.id.description,
                 "RepoTags": image.tags.compactMap { try? ImageReference(parsing: $0).familiarName },
@@ -97,7 +99,8 @@ struct InspectCommand: AsyncParsableCommand {
                 "Metadata": ["ManifestDigest": image.manifestDigest.description],
             ])
         }
-        let data = try JSONSerialization.data(withJSONObject: entries, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(
+            withJSONObject: entries, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
     }
 }
@@ -121,11 +124,14 @@ struct HistoryCommand: AsyncParsableCommand {
             if !noTrunc && createdBy.count > 45 { createdBy = String(createdBy.prefix(44)) + "…" }
             let created = entry.created.flatMap { ISO8601DateFormatter().date(from: String($0.prefix(19)) + "Z") }
             rows.append([
-                "<missing>", created.map(ImagesCommand.ago) ?? "", createdBy, ImagesCommand.size(size), entry.comment ?? "",
+                "<missing>", created.map(ImagesCommand.ago) ?? "", createdBy, ImagesCommand.size(size),
+                entry.comment ?? "",
             ])
         }
         if !rows.isEmpty { rows[rows.count - 1][0] = noTrunc ? stored.id.description : stored.id.shortID }
-        print(Table.render(header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows: rows.reversed()), terminator: "")
+        print(
+            Table.render(header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows: rows.reversed()),
+            terminator: "")
     }
 }
 
@@ -153,7 +159,8 @@ struct LoadCommand: AsyncParsableCommand {
 
 /// `berth export [-o FILE] IMAGE`.
 struct ExportCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write an image's file system as a tar.")
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write an image's file system as a tar.")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?

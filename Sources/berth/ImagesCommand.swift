@@ -36,7 +36,10 @@ struct ImagesCommand: AsyncParsableCommand {
                 let repository = reference?.familiarRepository ?? "<none>"
                 let tag = reference?.tag ?? "<none>"
                 rows.append([repository, tag, id, Self.ago(created), Self.size(size)])
-                json.append(["Repository": repository, "Tag": tag, "ID": id, "CreatedAt": Timestamp.rfc3339(created), "Size": Self.size(size)])
+                json.append([
+                    "Repository": repository, "Tag": tag, "ID": id, "CreatedAt": Timestamp.rfc3339(created),
+                    "Size": Self.size(size),
+                ])
             }
         }
         if quiet { return }

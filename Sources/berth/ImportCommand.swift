@@ -5,7 +5,8 @@ import OCIImage
 /// `berth import TARBALL NAME`: a root file system tarball becomes an image.
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Import a root file system tarball (plain, gzip or zstd; - for stdin) as an image.")
+        commandName: "import",
+        abstract: "Import a root file system tarball (plain, gzip or zstd; - for stdin) as an image.")
 
     @OptionGroup var global: GlobalOptions
 

@@ -1,10 +1,10 @@
 import ContainerRuntime
 import Foundation
+import ImageStore
 
 #if canImport(Glibc)
     import Glibc
 #endif
-import ImageStore
 
 /// Opens the store and the runtime a command works with.
 struct Stores {

@@ -9,9 +9,14 @@ import Testing
         #expect(a == CacheKey.derive(parent: base, kind: "RUN", parts: ["echo", "hi"]))
         #expect(a != CacheKey.derive(parent: base, kind: "RUN", parts: ["echo hi"]))
         #expect(a != CacheKey.derive(parent: base, kind: "COPY", parts: ["echo", "hi"]))
-        #expect(a != CacheKey.derive(parent: CacheKey.base("sha256:abd", platform: "linux/amd64"), kind: "RUN", parts: ["echo", "hi"]))
+        #expect(
+            a
+                != CacheKey.derive(
+                    parent: CacheKey.base("sha256:abd", platform: "linux/amd64"), kind: "RUN", parts: ["echo", "hi"]))
         // Length prefixes: moving a boundary between parts changes the key.
-        #expect(CacheKey.derive(parent: nil, kind: "X", parts: ["ab", "c"]) != CacheKey.derive(parent: nil, kind: "X", parts: ["a", "bc"]))
+        #expect(
+            CacheKey.derive(parent: nil, kind: "X", parts: ["ab", "c"])
+                != CacheKey.derive(parent: nil, kind: "X", parts: ["a", "bc"]))
         #expect(a.value.count == 64)
     }
 }

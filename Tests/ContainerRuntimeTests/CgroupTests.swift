@@ -9,7 +9,8 @@ import Testing
         guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs") else { return }
         try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         // pid 4194305 cannot exist (it is above the kernel's largest pid_max); our own pid does.
-        let dead = parent + "/4194305-stale", alive = parent + "/\(getpid())-live-\(UUID().uuidString.prefix(6))"
+        let dead = parent + "/4194305-stale"
+        let alive = parent + "/\(getpid())-live-\(UUID().uuidString.prefix(6))"
         #expect(mkdir(dead, 0o755) == 0 || errno == EEXIST)
         #expect(mkdir(alive, 0o755) == 0)
         defer { rmdir(alive) }
@@ -26,7 +27,9 @@ import Testing
             """
         #expect(CgroupLayout.detect(mountinfo: hybrid) == .v1(unified: "/sys/fs/cgroup/unified"))
         #expect(CgroupLayout.detect(mountinfo: "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw") == .v2)
-        #expect(CgroupLayout.detect(mountinfo: "31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory") == .v1(unified: nil))
+        #expect(
+            CgroupLayout.detect(mountinfo: "31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory")
+                == .v1(unified: nil))
     }
 
     @Test func memoryLimitIsEnforced() async throws {
@@ -34,9 +37,12 @@ import Testing
         defer { root.cleanup() }
         // 64 MiB into a shell variable, under a 32 MiB limit: the kernel kills it.
         let (status, _) = try await root.run(
-            "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived", resources: ResourceLimits(memoryBytes: 32 << 20))
+            "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived",
+            resources: ResourceLimits(memoryBytes: 32 << 20))
         #expect(status.code == 137)
-        let (small, output) = try await root.run("x=$(head -c 1048576 /dev/zero | tr '\\0' a); echo survived", resources: ResourceLimits(memoryBytes: 32 << 20))
+        let (small, output) = try await root.run(
+            "x=$(head -c 1048576 /dev/zero | tr '\\0' a); echo survived",
+            resources: ResourceLimits(memoryBytes: 32 << 20))
         #expect(small == .exited(0) && output == "survived\n")
     }
 
@@ -45,7 +51,8 @@ import Testing
         defer { root.cleanup() }
         let id = "cgroup-test-\(UUID().uuidString.prefix(8).lowercased())"
         let (_, output) = try await root.run(
-            "sleep 5 & sleep 5 & sleep 5 & sleep 5 & sleep 5 & echo forked", resources: ResourceLimits(pidsLimit: 3), id: id)
+            "sleep 5 & sleep 5 & sleep 5 & sleep 5 & sleep 5 & echo forked", resources: ResourceLimits(pidsLimit: 3),
+            id: id)
         #expect(!output.contains("forked"), "pids.max did not stop the fifth process: \(output)")
         // The container's cgroups are gone once it exits, in every hierarchy.
         for hierarchy in ["memory", "pids", "cpu", "devices", "freezer", "unified", ""] {

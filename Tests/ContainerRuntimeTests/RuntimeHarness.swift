@@ -17,11 +17,16 @@ struct TestRoot {
         }
         try fm.createDirectory(atPath: state, withIntermediateDirectories: true)
         try fm.copyItem(atPath: "/bin/busybox", toPath: path + "/bin/busybox")
-        for applet in ["sh", "cat", "echo", "id", "ls", "true", "false", "sleep", "mount", "umount", "unshare", "hostname", "grep", "head", "touch", "mkdir", "kill", "tr"] {
+        for applet in [
+            "sh", "cat", "echo", "id", "ls", "true", "false", "sleep", "mount", "umount", "unshare", "hostname", "grep",
+            "head", "touch", "mkdir", "kill", "tr",
+        ] {
             try fm.createSymbolicLink(atPath: path + "/bin/" + applet, withDestinationPath: "busybox")
         }
-        try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n".write(toFile: path + "/etc/passwd", atomically: false, encoding: .utf8)
-        try "root:x:0:\napp:x:1000:\nstaff:x:50:app\n".write(toFile: path + "/etc/group", atomically: false, encoding: .utf8)
+        try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n".write(
+            toFile: path + "/etc/passwd", atomically: false, encoding: .utf8)
+        try "root:x:0:\napp:x:1000:\nstaff:x:50:app\n".write(
+            toFile: path + "/etc/group", atomically: false, encoding: .utf8)
     }
 
     func cleanup() {

@@ -6,7 +6,9 @@ import Testing
 
 @Suite struct SeccompTests {
     static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/conformance/moby-seccomp/default.json").path
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "shared/conformance/moby-seccomp/default.json"
+        ).path
 
     @Test func embeddedProfileIsDockersByteForByte() throws {
         guard let reference = FileManager.default.contents(atPath: Self.shared) else {
@@ -27,7 +29,9 @@ import Testing
         #expect(!names.contains("riscv_flush_icache"))
         #expect(!names.contains("bpf"))  // needs CAP_SYS_ADMIN or CAP_BPF
         #expect(names.contains("ptrace"))  // minKernel 4.8
-        #expect(!profile.resolved(arch: "amd64", capabilities: docker, kernel: (4, 4)).flatMap { $0.names ?? [] }.contains("ptrace"))
+        #expect(
+            !profile.resolved(arch: "amd64", capabilities: docker, kernel: (4, 4)).flatMap { $0.names ?? [] }.contains(
+                "ptrace"))
         // clone3 gets ENOSYS without CAP_SYS_ADMIN, and is simply allowed with it.
         #expect(rules.contains { $0.names == ["clone3"] && $0.errnoRet == 38 })
         let admin = profile.resolved(arch: "amd64", capabilities: docker.union(["CAP_SYS_ADMIN"]), kernel: (6, 1))
@@ -37,7 +41,8 @@ import Testing
     @Test func compiledFilterIsCachedAndDeniesWhatDockerDenies() async throws {
         let root = try TestRoot()
         defer { root.cleanup() }
-        let (status, output) = try await root.run("grep Seccomp: /proc/self/status; unshare -m true 2>&1; echo unshare=$?")
+        let (status, output) = try await root.run(
+            "grep Seccomp: /proc/self/status; unshare -m true 2>&1; echo unshare=$?")
         #expect(status == .exited(0))
         #expect(output.contains("Seccomp:\t2"))
         #expect(output.contains("unshare=1"))

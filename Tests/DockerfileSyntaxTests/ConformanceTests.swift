@@ -14,7 +14,8 @@ import Testing
 ///   pattern compiles to, an implementation detail of Go; berth matches without regexps.
 @Suite struct BuildKitConformanceTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/conformance/buildkit").path
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/conformance/buildkit")
+        .path
 
     /// P/T counters per set, filled by each part and printed at the end.
     struct Tally: CustomStringConvertible {
@@ -35,7 +36,8 @@ import Testing
         }
         let sets: [(String, Tally)] = [
             ("ast", try ast()), ("negative", try negative()), ("lines", try lines()), ("expansion", try expansion()),
-            ("words", try words()), ("matches", try matches()), ("heredoc", try heredoc()), ("dockerignore", try dockerignore()),
+            ("words", try words()), ("matches", try matches()), ("heredoc", try heredoc()),
+            ("dockerignore", try dockerignore()),
         ]
         print("conformance: " + sets.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         for (name, tally) in sets {
@@ -81,13 +83,20 @@ import Testing
     func lines() throws -> Tally {
         var tally = Tally()
         let expected = try json("extracted/frontend/dockerfile/parser/testfile-line.expected.json")
-        let result = try Parser.parse(try read("frontend/dockerfile/parser/testfile-line/Dockerfile"), fileName: "Dockerfile")
+        let result = try Parser.parse(
+            try read("frontend/dockerfile/parser/testfile-line/Dockerfile"), fileName: "Dockerfile")
         let root = expected["root"] as? [Int] ?? []
-        tally.check([result.root.startLine, result.root.endLine] == root, "root lines \(result.root.startLine)-\(result.root.endLine), want \(root)")
+        tally.check(
+            [result.root.startLine, result.root.endLine] == root,
+            "root lines \(result.root.startLine)-\(result.root.endLine), want \(root)")
         let children = expected["children"] as? [[Int]] ?? []
-        tally.check(children.count == result.root.children.count, "child count \(result.root.children.count), want \(children.count)")
+        tally.check(
+            children.count == result.root.children.count,
+            "child count \(result.root.children.count), want \(children.count)")
         for (child, want) in zip(result.root.children, children) {
-            tally.check([child.startLine, child.endLine] == want, "child lines \(child.startLine)-\(child.endLine), want \(want)")
+            tally.check(
+                [child.startLine, child.endLine] == want,
+                "child lines \(child.startLine)-\(child.endLine), want \(want)")
         }
         return tally
     }
@@ -99,7 +108,9 @@ import Testing
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard fields.count == 3 else {
                 tally.check(false, "malformed vector line: \(line)")
                 continue
@@ -109,7 +120,9 @@ import Testing
             if fields[2] == "error" {
                 tally.check(result == nil, "expand \(fields[1]): want error, got \(result ?? "")")
             } else {
-                tally.check(result == fields[2], "expand \(fields[1]): want '\(fields[2])', got \(result.map { "'\($0)'" } ?? "error")")
+                tally.check(
+                    result == fields[2],
+                    "expand \(fields[1]): want '\(fields[2])', got \(result.map { "'\($0)'" } ?? "error")")
             }
         }
         return tally
@@ -171,7 +184,10 @@ import Testing
             var ok = result.text == vector["expected"] as? String
             if let matched = vector["matched"] as? [String] { ok = ok && Set(matched) == result.matched }
             if let unmatched = vector["unmatched"] as? [String] { ok = ok && Set(unmatched) == result.unmatched }
-            tally.check(ok, "matches \(input): got '\(result.text)' matched \(result.matched.sorted()) unmatched \(result.unmatched.sorted()), want \(vector)")
+            tally.check(
+                ok,
+                "matches \(input): got '\(result.text)' matched \(result.matched.sorted()) unmatched \(result.unmatched.sorted()), want \(vector)"
+            )
         }
         return tally
     }
@@ -216,11 +232,14 @@ import Testing
         if let form = helpers["jsonForm"] as? [String: Any], let text = form["dockerfile"] as? String {
             let parsed = try Parser.parse(Array(text.utf8), fileName: "Dockerfile")
             for index in form["childrenWithoutHeredocs"] as? [Int] ?? [] {
-                tally.check(index < parsed.root.children.count && parsed.root.children[index].heredocs.isEmpty, "json form child \(index) has heredocs")
+                tally.check(
+                    index < parsed.root.children.count && parsed.root.children[index].heredocs.isEmpty,
+                    "json form child \(index) has heredocs")
             }
         }
         for item in helpers["chomp"] as? [[String: String]] ?? [] {
-            let chomped = InstructionBuilder.heredoc(ParsedHeredoc(name: "X", content: item["input"] ?? "", expand: true, chomp: true, fileDescriptor: 0))
+            let chomped = InstructionBuilder.heredoc(
+                ParsedHeredoc(name: "X", content: item["input"] ?? "", expand: true, chomp: true, fileDescriptor: 0))
             tally.check(chomped.content == item["expected"], "chomp \(item)")
         }
         return tally
@@ -234,16 +253,21 @@ import Testing
             let path = vector["path"] as? String ?? ""
             let matcher = try? IgnoreMatcher(patterns: patterns)
             let result = try? matcher?.matchesOrParentMatches(path)
-            tally.check(result == vector["excluded"] as? Bool, "TestMatches \(patterns) \(path): got \(String(describing: result))")
+            tally.check(
+                result == vector["excluded"] as? Bool,
+                "TestMatches \(patterns) \(path): got \(String(describing: result))")
         }
         for vector in try json(base + "/TestMatch.json")["cases"] as? [[String: Any]] ?? [] {
             let pattern = vector["pattern"] as? String ?? ""
             let path = vector["path"] as? String ?? ""
             let result = try? IgnoreMatcher.matches(path, patterns: [pattern])
             if vector["error"] is String {
-                tally.check(result == nil, "TestMatch \(pattern) \(path): want error, got \(String(describing: result))")
+                tally.check(
+                    result == nil, "TestMatch \(pattern) \(path): want error, got \(String(describing: result))")
             } else {
-                tally.check(result == vector["match"] as? Bool, "TestMatch \(pattern) \(path): got \(String(describing: result))")
+                tally.check(
+                    result == vector["match"] as? Bool,
+                    "TestMatch \(pattern) \(path): got \(String(describing: result))")
             }
         }
         let misc = try json(base + "/misc.json")
@@ -263,7 +287,9 @@ import Testing
             if vector["error"] as? Bool == true {
                 tally.check(result == nil, "misc \(patterns) \(path): want error")
             } else {
-                tally.check(result == vector["excluded"] as? Bool, "misc \(patterns) \(path): got \(String(describing: result))")
+                tally.check(
+                    result == vector["excluded"] as? Bool, "misc \(patterns) \(path): got \(String(describing: result))"
+                )
             }
         }
         for vector in misc["clean"] as? [[String: Any]] ?? [] {
@@ -273,7 +299,9 @@ import Testing
                 tally.check(matcher == nil, "clean \(patterns): want error")
                 continue
             }
-            if let count = vector["cleanedCount"] as? Int { tally.check(matcher?.patterns.count == count, "clean \(patterns) count") }
+            if let count = vector["cleanedCount"] as? Int {
+                tally.check(matcher?.patterns.count == count, "clean \(patterns) count")
+            }
             if let exclusions = vector["hasExclusions"] as? Bool {
                 tally.check(matcher?.patterns.contains { $0.exclusion } == exclusions, "clean \(patterns) exclusions")
             }
@@ -281,7 +309,8 @@ import Testing
         for vector in try json(base + "/ignorefile_TestReadAll.json")["cases"] as? [[String: Any]] ?? [] {
             let input = vector["input"] as? String ?? ""
             let patterns = IgnoreMatcher.patterns(fromIgnoreFile: input)
-            tally.check(patterns == vector["expected"] as? [String] ?? [], "ReadAll \(input.debugDescription): got \(patterns)")
+            tally.check(
+                patterns == vector["expected"] as? [String] ?? [], "ReadAll \(input.debugDescription): got \(patterns)")
         }
         return tally
     }

@@ -38,34 +38,63 @@ import Testing
         #expect(stage.baseName == "${BASE}")
         #expect(stage.platform == "linux/amd64")
         #expect(stage.commands.count == 18)
-        guard case .run(let run) = stage.commands[0] else { Issue.record("not RUN"); return }
+        guard case .run(let run) = stage.commands[0] else {
+            Issue.record("not RUN")
+            return
+        }
         #expect(run.command == .shell("echo hi"))
         #expect(run.mounts == ["type=cache,target=/c"])
         #expect(run.network == "none")
         #expect(run.info.location == SourceRange(startLine: 4, endLine: 4))
-        guard case .run(let exec) = stage.commands[1] else { Issue.record("not RUN"); return }
+        guard case .run(let exec) = stage.commands[1] else {
+            Issue.record("not RUN")
+            return
+        }
         #expect(exec.command == .exec(["echo", "exec"]))
-        guard case .copy(let copy) = stage.commands[2] else { Issue.record("not COPY"); return }
+        guard case .copy(let copy) = stage.commands[2] else {
+            Issue.record("not COPY")
+            return
+        }
         #expect(copy.sources == [.path("a"), .path("b")])
         #expect(copy.destination == "/dst/")
         #expect(copy.chown == "app:app" && copy.chmod == "644" && copy.link)
-        guard case .copy(let add) = stage.commands[3] else { Issue.record("not ADD"); return }
+        guard case .copy(let add) = stage.commands[3] else {
+            Issue.record("not ADD")
+            return
+        }
         #expect(add.isAdd && add.checksum == "sha256:abc")
-        guard case .env(let env) = stage.commands[4] else { Issue.record("not ENV"); return }
+        guard case .env(let env) = stage.commands[4] else {
+            Issue.record("not ENV")
+            return
+        }
         #expect(env.pairs == [KeyValuePair(key: "A", value: "1"), KeyValuePair(key: "B", value: "\"two words\"")])
-        guard case .env(let legacy) = stage.commands[5] else { Issue.record("not ENV"); return }
+        guard case .env(let legacy) = stage.commands[5] else {
+            Issue.record("not ENV")
+            return
+        }
         #expect(legacy.pairs == [KeyValuePair(key: "LEGACY", value: "value with spaces")])
-        guard case .healthcheck(let check) = stage.commands[12] else { Issue.record("not HEALTHCHECK"); return }
+        guard case .healthcheck(let check) = stage.commands[12] else {
+            Issue.record("not HEALTHCHECK")
+            return
+        }
         #expect(check.test == ["CMD-SHELL", "curl -f http://localhost/"])
         #expect(check.interval == 30_000_000_000 && check.retries == 3)
-        guard case .onbuild(let onbuild) = stage.commands[14] else { Issue.record("not ONBUILD"); return }
+        guard case .onbuild(let onbuild) = stage.commands[14] else {
+            Issue.record("not ONBUILD")
+            return
+        }
         #expect(onbuild.expression == "RUN echo child")
-        guard case .healthcheck(let none) = dockerfile.stages[1].commands[0] else { Issue.record("not HEALTHCHECK"); return }
+        guard case .healthcheck(let none) = dockerfile.stages[1].commands[0] else {
+            Issue.record("not HEALTHCHECK")
+            return
+        }
         #expect(none.test == ["NONE"])
     }
 
     @Test func expansionFollowsBuildKit() throws {
-        let dockerfile = try Dockerfile.parse("FROM scratch\nENV A=${X:-def} B=\"$Y z\"\nCOPY $SRC ${DST}/\nRUN echo $NOT_EXPANDED\n", fileName: "Dockerfile")
+        let dockerfile = try Dockerfile.parse(
+            "FROM scratch\nENV A=${X:-def} B=\"$Y z\"\nCOPY $SRC ${DST}/\nRUN echo $NOT_EXPANDED\n",
+            fileName: "Dockerfile")
         let env = ["Y": "y", "SRC": "src", "DST": "/dst"]
         let commands = try dockerfile.stages[0].commands.map { try $0.expanded(escapeToken: "\\") { env[$0] } }
         guard case .env(let e) = commands[0], case .copy(let c) = commands[1], case .run(let r) = commands[2] else {
@@ -80,7 +109,9 @@ import Testing
     @Test func heredocsInRunAndCopy() throws {
         let text = "FROM scratch\nRUN <<EOT\necho one\nEOT\nCOPY <<-EOF /etc/conf\n\tkey=value\n\tEOF\n"
         let dockerfile = try Dockerfile.parse(text, fileName: "Dockerfile")
-        guard case .run(let run) = dockerfile.stages[0].commands[0], case .copy(let copy) = dockerfile.stages[0].commands[1] else {
+        guard case .run(let run) = dockerfile.stages[0].commands[0],
+            case .copy(let copy) = dockerfile.stages[0].commands[1]
+        else {
             Issue.record("unexpected commands")
             return
         }
@@ -94,7 +125,8 @@ import Testing
             try Dockerfile.parse("FROM scratch\nRUNN echo\n", fileName: "ctx/Dockerfile")
         } throws: { error in
             let text = "\(error)"
-            return text.hasPrefix("ctx/Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)") && text.contains("\n    RUNN echo\n    ^")
+            return text.hasPrefix("ctx/Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)")
+                && text.contains("\n    RUNN echo\n    ^")
         }
         #expect {
             try Dockerfile.parse("FROM scratch\nCOPY --frm=x a b\n", fileName: "Dockerfile")
@@ -104,13 +136,18 @@ import Testing
         #expect(throws: DockerfileError.self) { try Dockerfile.parse("", fileName: "Dockerfile") }
         #expect(throws: DockerfileError.self) { try Dockerfile.parse("RUN echo\n", fileName: "Dockerfile") }
         #expect(throws: DockerfileError.self) { try Dockerfile.parse("FROM a b\n", fileName: "Dockerfile") }
-        #expect(throws: DockerfileError.self) { try Dockerfile.parse("FROM scratch\nRUN <<EOF\nno end\n", fileName: "Dockerfile") }
+        #expect(throws: DockerfileError.self) {
+            try Dockerfile.parse("FROM scratch\nRUN <<EOF\nno end\n", fileName: "Dockerfile")
+        }
     }
 
     @Test func escapeDirectiveChangesContinuations() throws {
         let dockerfile = try Dockerfile.parse("# escape=`\nFROM scratch\nRUN echo a `\n  b\n", fileName: "Dockerfile")
         #expect(dockerfile.directives.escapeToken == "`")
-        guard case .run(let run) = dockerfile.stages[0].commands[0] else { Issue.record("not RUN"); return }
+        guard case .run(let run) = dockerfile.stages[0].commands[0] else {
+            Issue.record("not RUN")
+            return
+        }
         #expect(run.command == .shell("echo a   b"))
     }
 
@@ -126,15 +163,20 @@ import Testing
         _ = try? Dockerfile.parse(Array(repeating: UInt8(ascii: "a"), count: 1 << 16), fileName: "huge")
         // Found by the fuzzer: a duration beyond Int64 nanoseconds used to trap.
         #expect(throws: DockerfileError.self) {
-            try Dockerfile.parse("FROM a\nHEALTHCHECK --interval=77777777777777777777777777777777777s CMD true\n", fileName: "Dockerfile")
+            try Dockerfile.parse(
+                "FROM a\nHEALTHCHECK --interval=77777777777777777777777777777777777s CMD true\n", fileName: "Dockerfile"
+            )
         }
-        _ = try? Dockerfile.parse(Array(repeating: "FROM a \\\n", count: 2_000).joined().utf8.map { $0 }, fileName: "deep")
+        _ = try? Dockerfile.parse(
+            Array(repeating: "FROM a \\\n", count: 2_000).joined().utf8.map { $0 }, fileName: "deep")
     }
 }
 
 @Suite struct IgnoreMatcherTests {
     @Test func dockerignoreSemantics() throws {
-        let matcher = try IgnoreMatcher(patterns: IgnoreMatcher.patterns(fromIgnoreFile: "# comment\ndrop\n**/*.log\n!logs/important.log\n/*.env\n"))
+        let matcher = try IgnoreMatcher(
+            patterns: IgnoreMatcher.patterns(fromIgnoreFile: "# comment\ndrop\n**/*.log\n!logs/important.log\n/*.env\n")
+        )
         #expect(matcher.isExcluded("drop"))
         #expect(matcher.isExcluded("drop/inner/file"))
         #expect(matcher.isExcluded("logs/debug.log"))

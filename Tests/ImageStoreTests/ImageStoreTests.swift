@@ -20,7 +20,8 @@ func withTemporaryStore(_ body: (ImageStore, String) async throws -> Void) async
             #expect(store.blobPath(descriptor.digest) == "\(root)/blobs/sha256/\(descriptor.digest.encoded)")
             #expect(try await store.readBlob(descriptor.digest) == Array("hello".utf8))
             // A corrupted blob is refused on read.
-            try FileSystem.writeAtomically(Array("evil".utf8), to: store.blobPath(descriptor.digest), temporary: root + "/tmp/x")
+            try FileSystem.writeAtomically(
+                Array("evil".utf8), to: store.blobPath(descriptor.digest), temporary: root + "/tmp/x")
             await #expect(throws: StoreError.self) { try await store.readBlob(descriptor.digest) }
         }
     }

@@ -41,7 +41,9 @@ struct BerthHarness {
     }
 
     /// Runs any program and collects its output.
-    static func run(_ program: String, _ args: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ program: String, _ args: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws
+        -> Result
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = args
@@ -108,7 +110,9 @@ struct BerthHarness {
         try berth(["images", "-q", "--no-trunc"]).stdout  // sanity: command works
         let result = try berth(["images", "--format", "json", "--no-trunc"])
         for line in result.stdout.split(separator: "\n") {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String] else { continue }
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String] else {
+                continue
+            }
             let reference = "\(object["Repository"] ?? ""):\(object["Tag"] ?? "")"
             if reference == name || object["Repository"] == name { return object["ID"] ?? "" }
         }

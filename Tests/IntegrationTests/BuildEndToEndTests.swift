@@ -7,7 +7,9 @@ import Testing
         let h = try BerthHarness()
         defer { h.cleanup() }
         try h.importBase()
-        let build = try h.berth(["build", "--progress", "plain", "-t", "demo", BerthHarness.packageRoot + "/Fixtures/demo"])
+        let build = try h.berth([
+            "build", "--progress", "plain", "-t", "demo", BerthHarness.packageRoot + "/Fixtures/demo",
+        ])
         #expect(build.status == 0, "build: \(build.stderr)")
         let run = try h.berth(["run", "--rm", "demo"])
         #expect(run.status == 0, "run: \(run.stderr)")
@@ -23,7 +25,8 @@ import Testing
         let ctx = try h.context(
             "cached",
             [
-                "Dockerfile": "FROM busybox-base\nCOPY a.txt /a.txt\nRUN date +%s%N > /stamp\nWORKDIR /w\nENV X=1\nRUN cat /a.txt /stamp > /w/out\n",
+                "Dockerfile":
+                    "FROM busybox-base\nCOPY a.txt /a.txt\nRUN date +%s%N > /stamp\nWORKDIR /w\nENV X=1\nRUN cat /a.txt /stamp > /w/out\n",
                 "a.txt": "alpha\n",
             ])
         let first = try h.berth(["build", "--progress", "plain", "-t", "c1", ctx])
@@ -32,7 +35,9 @@ import Testing
         let id1 = try h.imageID("c1")
         let second = try h.berth(["build", "--progress", "plain", "-t", "c1", ctx])
         #expect(second.status == 0, "second build: \(second.stderr)")
-        let steps = second.stderr.split(separator: "\n").filter { $0.contains("] COPY") || $0.contains("] RUN") || $0.contains("] WORKDIR") }
+        let steps = second.stderr.split(separator: "\n").filter {
+            $0.contains("] COPY") || $0.contains("] RUN") || $0.contains("] WORKDIR")
+        }
         let cached = second.stderr.split(separator: "\n").filter { $0.hasSuffix(" CACHED") }
         #expect(steps.count == 4)
         #expect(cached.count == 4, "expected every step CACHED:\n\(second.stderr)")
@@ -57,7 +62,8 @@ import Testing
         #expect(try h.berth(["build", "--progress", "plain", "-t", "m", ctx]).status == 0)
         // Touch every file, as a fresh clone would.
         for path in ["f", "d/g", "Dockerfile", "d"] {
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 12345)], ofItemAtPath: ctx + "/" + path)
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 12345)], ofItemAtPath: ctx + "/" + path)
         }
         let again = try h.berth(["build", "--progress", "plain", "-t", "m", ctx])
         #expect(again.stderr.contains("CACHED"), "\(again.stderr)")
@@ -67,7 +73,8 @@ import Testing
         let h = try BerthHarness()
         defer { h.cleanup() }
         try h.importBase()
-        let ctx = try h.context("fail", ["Dockerfile": "FROM busybox-base\nRUN echo ok\nRUN echo boom && exit 3\nRUN echo never\n"])
+        let ctx = try h.context(
+            "fail", ["Dockerfile": "FROM busybox-base\nRUN echo ok\nRUN echo boom && exit 3\nRUN echo never\n"])
         let result = try h.berth(["build", "--progress", "plain", "-t", "f", ctx])
         #expect(result.status == 1)
         #expect(result.stderr.contains("Dockerfile:3"), "\(result.stderr)")
@@ -79,7 +86,9 @@ import Testing
         // The failed step left no snapshot directory behind beyond committed ones.
         let snapshots = try FileManager.default.contentsOfDirectory(atPath: h.root + "/snapshots")
         for entry in snapshots where entry != "empty" {
-            #expect(!FileManager.default.fileExists(atPath: h.root + "/snapshots/\(entry)/work"), "active snapshot \(entry) left behind")
+            #expect(
+                !FileManager.default.fileExists(atPath: h.root + "/snapshots/\(entry)/work"),
+                "active snapshot \(entry) left behind")
         }
     }
 

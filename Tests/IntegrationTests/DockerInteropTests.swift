@@ -5,7 +5,9 @@ import Testing
 @Suite(.serialized) struct DockerInteropTests {
     @Test func dockerLoadsAndRunsWhatBerthSaves() throws {
         guard BerthHarness.dockerAvailable else {
-            print("DockerInteropTests: skipped (no docker daemon; apt-get install docker.io && dockerd --iptables=false --bridge=none &)")
+            print(
+                "DockerInteropTests: skipped (no docker daemon; apt-get install docker.io && dockerd --iptables=false --bridge=none &)"
+            )
             return
         }
         let h = try BerthHarness()
@@ -39,9 +41,17 @@ import Testing
         let h = try BerthHarness()
         defer { h.cleanup() }
         let tag = "berth-fromdocker-\(UUID().uuidString.prefix(8).lowercased()):1"
-        let made = try BerthHarness.run("/usr/bin/python3", [BerthHarness.packageRoot + "/Fixtures/base/make-rootfs.py", h.work + "/base.tar"])
+        let made = try BerthHarness.run(
+            "/usr/bin/python3", [BerthHarness.packageRoot + "/Fixtures/base/make-rootfs.py", h.work + "/base.tar"])
         #expect(made.status == 0)
-        #expect(try BerthHarness.run("/usr/bin/docker", ["import", "-c", "CMD [\"sh\",\"-c\",\"echo from docker; cat /etc/passwd | head -1\"]", h.work + "/base.tar", tag]).status == 0)
+        #expect(
+            try BerthHarness.run(
+                "/usr/bin/docker",
+                [
+                    "import", "-c", "CMD [\"sh\",\"-c\",\"echo from docker; cat /etc/passwd | head -1\"]",
+                    h.work + "/base.tar", tag,
+                ]
+            ).status == 0)
         defer { _ = try? BerthHarness.run("/usr/bin/docker", ["rmi", "-f", tag]) }
         #expect(try BerthHarness.run("/usr/bin/docker", ["save", "-o", h.work + "/docker.tar", tag]).status == 0)
         let load = try h.berth(["load", "-i", h.work + "/docker.tar"])
@@ -51,7 +61,9 @@ import Testing
         #expect(run.stdout == "from docker\nroot:x:0:0:root:/root:/bin/sh\n", "\(run.stdout)\(run.stderr)")
         // The image id is docker's own: the config bytes are kept.
         let dockerID = try BerthHarness.run("/usr/bin/docker", ["image", "inspect", "--format", "{{.Id}}", tag]).stdout
-        #expect(try h.imageID(tag.replacingOccurrences(of: ":1", with: "")) == dockerID.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(
+            try h.imageID(tag.replacingOccurrences(of: ":1", with: ""))
+                == dockerID.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     @Test func tagHistoryInspectRmiExport() throws {

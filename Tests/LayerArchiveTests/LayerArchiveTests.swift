@@ -23,7 +23,8 @@ import Testing
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
         try "hello\n".write(toFile: root + "/dir/file", atomically: false, encoding: .utf8)
-        try String(repeating: "n", count: 150).write(toFile: root + "/dir/" + String(repeating: "long", count: 30), atomically: false, encoding: .utf8)
+        try String(repeating: "n", count: 150).write(
+            toFile: root + "/dir/" + String(repeating: "long", count: 30), atomically: false, encoding: .utf8)
         #expect(link(root + "/dir/file", root + "/dir/hardlink") == 0)
         #expect(symlink("../dir/file", root + "/dir/sub/symlink") == 0)
         #expect(mkfifo(root + "/dir/fifo", 0o644) == 0)
@@ -63,7 +64,12 @@ import Testing
             if (st.st_mode & S_IFMT) == S_IFCHR { line += " dev=\(st.st_rdev)" }
             var names = [CChar](repeating: 0, count: 1024)
             let n = llistxattr(root + "/" + path, &names, names.count)
-            if n > 0 { line += " xattrs=" + names[0..<n].split(separator: 0).map { String(cString: Array($0) + [0]) }.sorted().joined(separator: ",") }
+            if n > 0 {
+                line +=
+                    " xattrs="
+                    + names[0..<n].split(separator: 0).map { String(cString: Array($0) + [0]) }.sorted().joined(
+                        separator: ",")
+            }
             lines.append(line)
         }
         return lines.sorted()
@@ -108,7 +114,9 @@ import Testing
         let back = try LayerArchive.decompress(layerAt: scratch.base + "/c.tar.gz", to: scratch.base + "/back.tar")
         #expect(back == plain)
         let target = try scratch.dir("t")
-        #expect(try LayerArchive.unpack(layerAt: scratch.base + "/c.tar.gz", into: target, mode: .apply).diffID == plain.diffID)
+        #expect(
+            try LayerArchive.unpack(layerAt: scratch.base + "/c.tar.gz", into: target, mode: .apply).diffID
+                == plain.diffID)
     }
 
     @Test func whiteoutsInBothModes() throws {
@@ -140,7 +148,11 @@ import Testing
     func craft(_ path: String, _ script: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import tarfile, io, sys\nt = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)\n" + script + "\nt.close()", path]
+        process.arguments = [
+            "-c",
+            "import tarfile, io, sys\nt = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)\n" + script
+                + "\nt.close()", path,
+        ]
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
@@ -149,10 +161,24 @@ import Testing
     @Test(arguments: [
         ("dotdot", "i = tarfile.TarInfo('../escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))", "'..'"),
         ("nested", "i = tarfile.TarInfo('a/../../escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))", "'..'"),
-        ("through-symlink", "i = tarfile.TarInfo('link'); i.type = tarfile.SYMTYPE; i.linkname = 'OUTSIDE'; t.addfile(i)\ni = tarfile.TarInfo('link/escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))", "symlink"),
-        ("hardlink-out", "i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = '../../etc/passwd'; t.addfile(i)", "'..'"),
-        ("hardlink-missing", "i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = 'etc/shadow'; t.addfile(i)", "hardlink"),
-        ("huge-sparse", "i = tarfile.TarInfo('big'); i.size = 0; i.pax_headers = {'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'big', 'GNU.sparse.realsize': str(1 << 60)}; t.addfile(i)", "corrupt archive"),
+        (
+            "through-symlink",
+            "i = tarfile.TarInfo('link'); i.type = tarfile.SYMTYPE; i.linkname = 'OUTSIDE'; t.addfile(i)\ni = tarfile.TarInfo('link/escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))",
+            "symlink"
+        ),
+        (
+            "hardlink-out",
+            "i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = '../../etc/passwd'; t.addfile(i)", "'..'"
+        ),
+        (
+            "hardlink-missing",
+            "i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = 'etc/shadow'; t.addfile(i)", "hardlink"
+        ),
+        (
+            "huge-sparse",
+            "i = tarfile.TarInfo('big'); i.size = 0; i.pax_headers = {'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'big', 'GNU.sparse.realsize': str(1 << 60)}; t.addfile(i)",
+            "corrupt archive"
+        ),
     ])
     func hostileTarsAreRefused(_ name: String, _ script: String, _ reason: String) throws {
         let scratch = try Scratch()
@@ -176,12 +202,16 @@ import Testing
         _ = try LayerArchive.writeTree(directory: source, to: scratch.base + "/t.tar")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import tarfile,sys; print(len(tarfile.open(sys.argv[1]).getmembers()))", scratch.base + "/t.tar"]
+        process.arguments = [
+            "-c", "import tarfile,sys; print(len(tarfile.open(sys.argv[1]).getmembers()))", scratch.base + "/t.tar",
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         process.waitUntilExit()
-        let count = Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let count = Int(
+            String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines))
         #expect(count == 10)  // dir, dir/sub, 4 files, symlink, fifo, device, hardlink
     }
 }

@@ -27,7 +27,8 @@ import Testing
     }
 
     @Test func decodingErrorsNameWhatAndWhere() {
-        let bad = Array(#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:nope","size":1},"layers":[]}"#.utf8)
+        let bad = Array(
+            #"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:nope","size":1},"layers":[]}"#.utf8)
         #expect {
             try CanonicalJSON.decode(Manifest.self, from: bad, what: "manifest m")
         } throws: { error in

@@ -31,7 +31,10 @@ import Testing
         #expect(both.description == "docker.io/library/app:1@sha256:\(hex)")
     }
 
-    @Test(arguments: ["", "Busybox", "app:", "app:-x", "a//b", "-app", "app@sha256:zz", "host:5000/", "app:" + String(repeating: "t", count: 129)])
+    @Test(arguments: [
+        "", "Busybox", "app:", "app:-x", "a//b", "-app", "app@sha256:zz", "host:5000/",
+        "app:" + String(repeating: "t", count: 129),
+    ])
     func rejects(_ input: String) {
         #expect(throws: OCIError.self) { try ImageReference(parsing: input) }
     }

@@ -8,7 +8,9 @@ import Testing
         let endpoint = RegistryEndpoint(reference: try ImageReference(parsing: "busybox"))
         #expect(endpoint.host == "registry-1.docker.io")
         #expect(endpoint.scheme == "https")
-        #expect(endpoint.manifestURL("latest")?.absoluteString == "https://registry-1.docker.io/v2/library/busybox/manifests/latest")
+        #expect(
+            endpoint.manifestURL("latest")?.absoluteString
+                == "https://registry-1.docker.io/v2/library/busybox/manifests/latest")
     }
 
     @Test(arguments: [
@@ -36,7 +38,8 @@ import Testing
 @Suite struct AuthChallengeTests {
     @Test func parsesBearer() {
         let challenges = AuthChallenge.parse(
-            #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push""#)
+            #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push""#
+        )
         #expect(challenges.count == 1)
         #expect(challenges[0].scheme == "bearer")
         #expect(challenges[0].realm == "https://auth.docker.io/token")

@@ -24,7 +24,8 @@ import Testing
         try await withSnapshotter { snapshotter, store in
             let base = try await snapshotter.prepare(parent: nil)
             try snapshotter.mount(base, lowers: [])
-            try FileManager.default.createDirectory(atPath: base.rootPath + "/etc/keep", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: base.rootPath + "/etc/keep", withIntermediateDirectories: true)
             try write("1", base.rootPath + "/etc/gone")
             try write("2", base.rootPath + "/etc/keep/f")
             try snapshotter.unmount(base)
@@ -37,7 +38,8 @@ import Testing
             #expect(try String(contentsOfFile: next.rootPath + "/etc/keep/f", encoding: .utf8) == "2")
             #expect(unlink(next.rootPath + "/etc/gone") == 0)
             try FileManager.default.removeItem(atPath: next.rootPath + "/etc/keep")
-            try FileManager.default.createDirectory(atPath: next.rootPath + "/etc/keep", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: next.rootPath + "/etc/keep", withIntermediateDirectories: true)
             try write("3", next.rootPath + "/etc/keep/new")
             try snapshotter.unmount(next)
             let second = try await snapshotter.commit(next)
@@ -93,7 +95,9 @@ import Testing
     static func list(_ tar: String) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import tarfile,sys; print('\\n'.join(m.name for m in tarfile.open(sys.argv[1])))", tar]
+        process.arguments = [
+            "-c", "import tarfile,sys; print('\\n'.join(m.name for m in tarfile.open(sys.argv[1])))", tar,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

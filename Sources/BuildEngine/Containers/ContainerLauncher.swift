@@ -53,7 +53,9 @@ public struct ContainerLauncher: Sendable {
             chain.insert(record, at: 0)
             parent = record
         }
-        let args = (request.entrypoint ?? config.entrypoint ?? []) + (request.command.isEmpty && request.entrypoint == nil ? (config.cmd ?? []) : request.command)
+        let args =
+            (request.entrypoint ?? config.entrypoint ?? [])
+            + (request.command.isEmpty && request.entrypoint == nil ? (config.cmd ?? []) : request.command)
         guard !args.isEmpty else {
             throw RunError("no command specified: the image has no CMD or ENTRYPOINT and none was given")
         }

@@ -35,7 +35,10 @@ enum ContentHash {
                     extra = String(entry.status.st_rdev)
                 default: type = "?"
                 }
-                hasher.update(Array("\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}".utf8))
+                hasher.update(
+                    Array(
+                        "\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}"
+                            .utf8))
                 if type == "f" {
                     let fd = open(entry.hostPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                     guard fd >= 0 else {

@@ -44,7 +44,9 @@ enum FileWalk {
         guard lstat(hostPath, &st) == 0 else {
             throw BuildError("cannot stat \(hostPath): \(String(cString: strerror(errno)))")
         }
-        try walk(WalkEntry(relativePath: "", hostPath: hostPath, status: st), contextPath: contextPath, include: include, visit: visit)
+        try walk(
+            WalkEntry(relativePath: "", hostPath: hostPath, status: st), contextPath: contextPath, include: include,
+            visit: visit)
     }
 
     private static func walk(

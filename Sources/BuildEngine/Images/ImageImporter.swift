@@ -17,7 +17,9 @@ public struct ImageImporter: Sendable {
         self.store = store
     }
 
-    public func importTarball(_ path: String, as reference: ImageReference?, message: String? = nil) async throws -> StoredImage {
+    public func importTarball(_ path: String, as reference: ImageReference?, message: String? = nil) async throws
+        -> StoredImage
+    {
         var input = path
         var spooled: String?
         if path == "-" {
@@ -44,7 +46,11 @@ public struct ImageImporter: Sendable {
         let now = Timestamp.rfc3339(Date())
         let config = ImageConfig(
             created: now, config: ContainerConfig(), rootfs: RootFS(diffIDs: [layer.diffID]),
-            history: [History(created: now, createdBy: "berth import \(path == "-" ? "-" : (path as NSString).lastPathComponent)", comment: message ?? "Imported from \(path)")])
+            history: [
+                History(
+                    created: now, createdBy: "berth import \(path == "-" ? "-" : (path as NSString).lastPathComponent)",
+                    comment: message ?? "Imported from \(path)")
+            ])
         let image = try await store.putImage(config: config, layers: [descriptor])
         if let reference {
             try await store.tag(image.id, as: reference)

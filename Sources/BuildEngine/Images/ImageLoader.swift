@@ -74,14 +74,16 @@ public struct ImageLoader: Sendable {
     }
 
     private func loadOCILayout(_ dir: String, path: String) async throws -> [Loaded] {
-        let index = try CanonicalJSON.decode(Index.self, from: try FileSystem.read(dir + "/index.json"), what: "\(path) index.json")
+        let index = try CanonicalJSON.decode(
+            Index.self, from: try FileSystem.read(dir + "/index.json"), what: "\(path) index.json")
         var loaded: [Loaded] = []
         var pending = index.manifests
         while !pending.isEmpty {
             let descriptor = pending.removeFirst()
             let bytes = try blob(dir, descriptor.digest, path)
             if MediaType.isIndex(descriptor.mediaType) {
-                pending += try CanonicalJSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)").manifests
+                pending += try CanonicalJSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
+                    .manifests
                 continue
             }
             let manifest = try CanonicalJSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
@@ -107,7 +109,8 @@ public struct ImageLoader: Sendable {
     private func store(configBytes: [UInt8], layerFiles: [String], path: String) async throws -> StoredImage {
         let config = try CanonicalJSON.decode(ImageConfig.self, from: configBytes, what: "\(path) image config")
         guard config.rootfs.diffIDs.count == layerFiles.count else {
-            throw LoadError("\(path): the config lists \(config.rootfs.diffIDs.count) layers, the archive \(layerFiles.count)")
+            throw LoadError(
+                "\(path): the config lists \(config.rootfs.diffIDs.count) layers, the archive \(layerFiles.count)")
         }
         var descriptors: [Descriptor] = []
         for (file, expected) in zip(layerFiles, config.rootfs.diffIDs) {
@@ -121,10 +124,13 @@ public struct ImageLoader: Sendable {
             }
             guard digest.diffID == expected else {
                 unlink(temporary)
-                throw LoadError("\(path): layer \((file as NSString).lastPathComponent) has digest \(digest.diffID), the config expects \(expected)")
+                throw LoadError(
+                    "\(path): layer \((file as NSString).lastPathComponent) has digest \(digest.diffID), the config expects \(expected)"
+                )
             }
             descriptors.append(
-                try await store.ingestFile(at: temporary, digest: digest.diffID, size: digest.size, mediaType: MediaType.ociLayer))
+                try await store.ingestFile(
+                    at: temporary, digest: digest.diffID, size: digest.size, mediaType: MediaType.ociLayer))
         }
         return try await store.putImage(configBytes: configBytes, config: config, layers: descriptors)
     }

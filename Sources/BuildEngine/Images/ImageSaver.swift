@@ -37,7 +37,8 @@ public struct ImageSaver: Sendable {
         var manifestEntries: [Entry] = []
         var indexEntries: [Descriptor] = []
         for (image, tags) in images {
-            for digest in [image.id, image.manifestDigest] + image.manifest.layers.map(\.digest) where written.insert(digest).inserted {
+            for digest in [image.id, image.manifestDigest] + image.manifest.layers.map(\.digest)
+            where written.insert(digest).inserted {
                 guard store.hasBlob(digest) else { throw StoreError.blobNotFound(digest.description) }
                 try writer.addFile(Self.blobName(digest), contentsOf: store.blobPath(digest))
             }
@@ -47,7 +48,8 @@ public struct ImageSaver: Sendable {
                     Layers: image.manifest.layers.map { Self.blobName($0.digest) }))
             let manifestSize = Int64(try await store.readBlob(image.manifestDigest).count)
             if tags.isEmpty {
-                indexEntries.append(Descriptor(mediaType: MediaType.ociManifest, digest: image.manifestDigest, size: manifestSize))
+                indexEntries.append(
+                    Descriptor(mediaType: MediaType.ociManifest, digest: image.manifestDigest, size: manifestSize))
             }
             for tag in tags {
                 let reference = try ImageReference(parsing: tag)

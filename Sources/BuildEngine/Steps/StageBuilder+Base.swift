@@ -28,7 +28,8 @@ extension StageBuilder {
             do {
                 image = try await session.store.image(named: baseName)
             } catch {
-                let message = "base image '\(baseName)' is not in the local store (berth import or load it first): \(error)"
+                let message =
+                    "base image '\(baseName)' is not in the local store (berth import or load it first): \(error)"
                 session.progress.report(.failed(step: step, message: message, seconds: 0))
                 throw BuildError(message, fileName: fileName, location: stage.location)
             }
@@ -57,7 +58,8 @@ extension StageBuilder {
         let diffIDs = image.config.rootfs.diffIDs
         guard diffIDs.count == image.manifest.layers.count else {
             throw BuildError(
-                "image \(image.id) is inconsistent: \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
+                "image \(image.id) is inconsistent: \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers"
+            )
         }
         var records: [SnapshotRecord] = []
         var parent: SnapshotRecord?

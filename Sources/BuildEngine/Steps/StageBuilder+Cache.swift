@@ -27,7 +27,8 @@ extension StageBuilder {
                     let snapshot = try await session.store.snapshot(chainID: digest),
                     FileSystem.exists(session.snapshotter.filesPath(of: snapshot.id))
                 else {
-                    return try await run(&state, step: step, started: started, key: key, createdBy: createdBy, execute: execute)
+                    return try await run(
+                        &state, step: step, started: started, key: key, createdBy: createdBy, execute: execute)
                 }
                 state.layers.append(snapshot)
             }
@@ -49,8 +50,9 @@ extension StageBuilder {
             snapshot = try await execute(step)
         } catch {
             session.progress.report(
-                .failed(step: step, message: "\(error)".split(separator: "\n").first.map(String.init) ?? "",
-                        seconds: Date().timeIntervalSince(started)))
+                .failed(
+                    step: step, message: "\(error)".split(separator: "\n").first.map(String.init) ?? "",
+                    seconds: Date().timeIntervalSince(started)))
             throw error
         }
         let created = Timestamp.rfc3339(Date())

@@ -11,7 +11,9 @@ import Snapshots
 extension StageBuilder {
     /// COPY (and ADD of local files): keyed by the content of exactly what it selects.
     func copyStep(_ copy: CopyCommand, state: inout State, position: Int) async throws {
-        if copy.isAdd, copy.sources.contains(where: { if case .path(let p) = $0 { return Self.isURL(p) } else { return false } }) {
+        if copy.isAdd,
+            copy.sources.contains(where: { if case .path(let p) = $0 { return Self.isURL(p) } else { return false } })
+        {
             throw BuildError("ADD of a URL is not supported by this berth version")
         }
         let title = (copy.isAdd ? "ADD " : "COPY ") + Self.oneLine(copy.info.original.dropFirst(copy.isAdd ? 4 : 5))
@@ -72,7 +74,8 @@ extension StageBuilder {
             throw BuildError("\(copy.info.keyword) failed: no source files were specified or matched")
         }
         let contentHash = try ContentHash.of(selections, in: root)
-        let heredocHash = Digest.sha256(of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
+        let heredocHash = Digest.sha256(
+            of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
         var destination = copy.destination
         if !destination.hasPrefix("/") {
             let workdir = state.containerConfig.workingDir ?? "/"
@@ -89,7 +92,9 @@ extension StageBuilder {
         let chmod = try copy.chmod.map(Self.parseMode)
         let chown = copy.chown
         let stateCopy = state
-        try await fileSystemStep(&state, position: position, title: title, key: key, createdBy: historyText(.copy(copy))) { _ in
+        try await fileSystemStep(
+            &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy))
+        ) { _ in
             try await withMountedStep(stateCopy) { active in
                 let rootPath = active.rootPath
                 let (uid, gid) = try chown.map { try UserDatabase.resolve($0, in: rootPath) } ?? (0, 0)

@@ -22,7 +22,8 @@ extension StageBuilder {
         let title = "RUN " + Self.oneLine(run.info.original.dropFirst(4))
         let session = self.session
         let stateCopy = state
-        try await fileSystemStep(&state, position: position, title: title, key: key, createdBy: historyText(.run(run))) { step in
+        try await fileSystemStep(&state, position: position, title: title, key: key, createdBy: historyText(.run(run)))
+        { step in
             try await withMountedStep(stateCopy) { active in
                 let spec = ContainerSpec(
                     rootPath: active.rootPath,
@@ -40,7 +41,8 @@ extension StageBuilder {
                 }
                 guard status.code == 0 else {
                     throw BuildError(
-                        "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)")
+                        "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
+                    )
                 }
             }
         }
@@ -61,7 +63,9 @@ extension StageBuilder {
             {
                 if script.content.hasPrefix("#!") {
                     // Let the kernel pick the interpreter: pass the script through a temporary file.
-                    return shell + ["f=$(mktemp) && cat > \"$f\" <<'BERTH_EOF'\n\(script.content)BERTH_EOF\nchmod +x \"$f\" && \"$f\"; s=$?; rm -f \"$f\"; exit $s"]
+                    return shell + [
+                        "f=$(mktemp) && cat > \"$f\" <<'BERTH_EOF'\n\(script.content)BERTH_EOF\nchmod +x \"$f\" && \"$f\"; s=$?; rm -f \"$f\"; exit $s"
+                    ]
                 }
                 return shell + [script.content]
             }
@@ -103,7 +107,9 @@ extension StageBuilder {
         state.containerConfig.workingDir = path
         let key = CacheKey.derive(parent: state.key, kind: "WORKDIR", parts: [path])
         let stateCopy = state
-        try await fileSystemStep(&state, position: position, title: "WORKDIR \(path)", key: key, createdBy: "WORKDIR \(path)") { _ in
+        try await fileSystemStep(
+            &state, position: position, title: "WORKDIR \(path)", key: key, createdBy: "WORKDIR \(path)"
+        ) { _ in
             try await withMountedStep(stateCopy, dropEmpty: true) { active in
                 let resolved = try RootedPath.resolve(path, in: active.rootPath)
                 try makeParents(resolved, under: active.rootPath, uid: 0, gid: 0)
