@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -226,11 +227,22 @@ static void switch_user(const struct berth_spawn_config *c) {
     prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
+/// execve, retried briefly on ETXTBSY: another process cloned from berth may hold the binary
+/// open for writing for the few microseconds before it closes its inherited descriptors.
+static void exec_retrying(const char *path, char *const *argv, char *const *envp) {
+    for (int attempt = 0; attempt < 50; attempt++) {
+        execve(path, argv, envp);
+        if (errno != ETXTBSY) return;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /// Step 13: execve argv[0], searching PATH inside the container when it has no slash.
 static void exec_command(const struct berth_spawn_config *c) {
     const char *file = c->argv[0];
     if (strchr(file, '/')) {
-        execve(file, c->argv, c->envp);
+        exec_retrying(file, c->argv, c->envp);
         fail(c, errno == ENOENT ? BERTH_STEP_EXEC_NOT_FOUND : (errno == EACCES ? BERTH_STEP_EXEC_DENIED : BERTH_STEP_EXEC), file);
     }
     char candidate[4096];
@@ -246,7 +258,7 @@ static void exec_command(const struct berth_spawn_config *c) {
             for (size_t i = 0; i < length; i++) candidate[n++] = p[i];
             candidate[n++] = '/';
             memcpy(candidate + n, file, name_length + 1);
-            execve(candidate, c->argv, c->envp);
+            exec_retrying(candidate, c->argv, c->envp);
             if (errno == EACCES) denied = 1;
         }
         if (!end) break;
@@ -256,7 +268,33 @@ static void exec_command(const struct berth_spawn_config *c) {
     fail(c, denied ? BERTH_STEP_EXEC_DENIED : BERTH_STEP_EXEC_NOT_FOUND, file);
 }
 
+/// Step 0: close every descriptor this child inherited except the ones it needs. The clone
+/// copied berth's whole descriptor table, including files other threads are writing (a layer,
+/// a copied binary): holding those open could make another container's exec fail with ETXTBSY.
+static void close_inherited(const struct berth_spawn_config *c) {
+    int keep[8];
+    int n = 0;
+    int candidates[] = {0, 1, 2, c->sync_fd, c->error_fd, c->stdin_fd, c->stdout_fd, c->stderr_fd};
+    for (int i = 0; i < 8; i++) {
+        int fd = candidates[i];
+        if (fd < 0) continue;
+        int seen = 0;
+        for (int j = 0; j < n; j++) if (keep[j] == fd) seen = 1;
+        if (!seen) keep[n++] = fd;
+    }
+    // Insertion sort: at most eight entries.
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+    int next = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] > next) syscall(SYS_close_range, next, keep[i] - 1, 0);
+        next = keep[i] + 1;
+    }
+    syscall(SYS_close_range, next, ~0U, 0);
+}
+
 static int child_main(const struct berth_spawn_config *c) {
+    close_inherited(c);
     // Step 1: die with berth (PR_SET_PDEATHSIG), and wait until the parent has put us into
     // our cgroups, so nothing runs outside its limits.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

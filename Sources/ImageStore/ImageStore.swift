@@ -66,7 +66,18 @@ enum Migrations {
             result TEXT NOT NULL,
             created INTEGER NOT NULL,
             last_used INTEGER NOT NULL);
+        """,
+        // The context stat cache: a file whose size, mtime, ctime and inode are unchanged is not
+        // read again to hash it.
         """
+        CREATE TABLE stat_cache(
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            ctime_ns INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            digest TEXT NOT NULL);
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws(StoreError) {

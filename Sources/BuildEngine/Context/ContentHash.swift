@@ -1,4 +1,5 @@
 import Foundation
+import ImageStore
 import OCIImage
 
 #if canImport(Glibc)
@@ -9,7 +10,16 @@ import OCIImage
 /// relative to the source, type, permission bits, size, link target and bytes. mtimes, inode
 /// numbers and owners on the build machine never enter it, so a fresh clone hits the cache.
 enum ContentHash {
-    static func of(_ sources: [SelectedSource], in root: SourceRoot) throws -> String {
+    /// Stat-cache state for one hashing pass: what the store knew, and what was learned.
+    final class StatCache {
+        let known: [String: StatCacheEntry]
+        var learned: [String: StatCacheEntry] = [:]
+        init(known: [String: StatCacheEntry]) { self.known = known }
+    }
+
+    /// The content hash of `sources`. With a stat cache, a regular file whose size, mtime,
+    /// ctime and inode match the cache is not read: its recorded digest is used.
+    static func of(_ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil) throws -> String {
         var hasher = DigestHasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for source in sources {
@@ -40,24 +50,47 @@ enum ContentHash {
                         "\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}"
                             .utf8))
                 if type == "f" {
-                    let fd = open(entry.hostPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-                    guard fd >= 0 else {
-                        throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
-                    }
-                    defer { close(fd) }
-                    while true {
-                        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
-                        }
-                        if n == 0 { break }
-                        buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                    }
+                    hasher.update(Array(try fileDigest(entry, buffer: &buffer, cache: cache).utf8))
                 }
             }
         }
         return hasher.finalize().encoded
+    }
+
+    /// Hex SHA-256 of a regular file, from the stat cache when its stat fields match.
+    static func fileDigest(_ entry: WalkEntry, buffer: inout [UInt8], cache: StatCache?) throws -> String {
+        let st = entry.status
+        let current = StatCacheEntry(
+            size: Int64(st.st_size),
+            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
+            inode: Int64(st.st_ino),
+            digest: "")
+        if let known = cache?.known[entry.hostPath], known.size == current.size,
+            known.mtimeNanoseconds == current.mtimeNanoseconds, known.ctimeNanoseconds == current.ctimeNanoseconds,
+            known.inode == current.inode
+        {
+            return known.digest
+        }
+        var hasher = DigestHasher()
+        let fd = open(entry.hostPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        var learned = current
+        learned.digest = hasher.finalize().encoded
+        cache?.learned[entry.hostPath] = learned
+        return learned.digest
     }
 
     static func readLink(_ path: String) throws -> String {

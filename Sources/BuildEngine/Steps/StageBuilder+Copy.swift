@@ -73,7 +73,12 @@ extension StageBuilder {
         if selections.isEmpty && heredocs.isEmpty {
             throw BuildError("\(copy.info.keyword) failed: no source files were specified or matched")
         }
-        let contentHash = try ContentHash.of(selections, in: root)
+        // The build context goes through the stat cache; other stages' files are hashed as they are.
+        let statCache: ContentHash.StatCache? =
+            root.ignore != nil || root.hostPath == session.options.contextPath
+            ? ContentHash.StatCache(known: try await session.store.statCache(under: session.options.contextPath)) : nil
+        let contentHash = try ContentHash.of(selections, in: root, cache: statCache)
+        if let statCache { try await session.store.updateStatCache(statCache.learned) }
         let heredocHash = Digest.sha256(
             of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
         var destination = copy.destination
