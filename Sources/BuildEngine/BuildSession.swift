@@ -81,17 +81,53 @@ final class BuildSession: Sendable {
         }
         let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
         warnUnusedBuildArgs()
-        for index in plan.order {
-            let stageBuilder = StageBuilder(
-                session: self, index: index, stage: dockerfile.stages[index], baseName: baseNames[index],
-                globalArgs: globals, isTarget: index == plan.target)
-            let result = try await stageBuilder.build()
-            results.withLock { $0[index] = result }
-        }
+        try await buildStages(plan, baseNames: baseNames, globals: globals)
         guard let final = result(ofStage: plan.target) else {
             throw BuildError("internal error: target stage produced no result")
         }
         return try await writeImage(final)
+    }
+
+    /// Builds the planned stages, each as soon as the stages it needs are done, independent
+    /// ones in parallel (at most one per core). A failing stage cancels the others, which tear
+    /// down their containers and snapshots.
+    private func buildStages(_ plan: BuildPlan, baseNames: [String], globals: [String: String]) async throws(BuildError)
+    {
+        let limit = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var waiting = plan.order
+        var finished = Set<Int>()
+        do {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                var running = 0
+                func startReady() {
+                    while running < limit,
+                        let next = waiting.firstIndex(where: { Set(plan.dependencies[$0] ?? []).isSubset(of: finished) }
+                        )
+                    {
+                        let index = waiting.remove(at: next)
+                        running += 1
+                        let builder = StageBuilder(
+                            session: self, index: index, stage: dockerfile.stages[index], baseName: baseNames[index],
+                            globalArgs: globals, isTarget: index == plan.target)
+                        group.addTask {
+                            let result = try await builder.build()
+                            self.results.withLock { $0[index] = result }
+                            return index
+                        }
+                    }
+                }
+                startReady()
+                while let index = try await group.next() {
+                    finished.insert(index)
+                    running -= 1
+                    startReady()
+                }
+            }
+        } catch let error as BuildError {
+            throw error
+        } catch {
+            throw BuildError("\(error)")
+        }
     }
 
     /// BuildKit's warning for `--build-arg`s no ARG declares.

@@ -152,3 +152,48 @@ import Testing
         #expect(listing.stdout.contains("given"))
     }
 }
+
+/// Independent stages build side by side; a failing one stops the others cleanly.
+@Suite(.serialized) struct ParallelStageTests {
+    @Test func independentStagesAllLandInTheFinalImage() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        var dockerfile = ""
+        for i in 0..<3 { dockerfile += "FROM busybox-base AS s\(i)\nRUN echo \(i) > /out\(i)\n" }
+        dockerfile += "FROM busybox-base\n" + (0..<3).map { "COPY --from=s\($0) /out\($0) /out\($0)\n" }.joined()
+        let ctx = try h.context("parallel", ["Dockerfile": dockerfile])
+        let build = try h.berth(["build", "--progress", "plain", "-t", "par", ctx])
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(try h.berth(["run", "--rm", "par", "cat", "/out0", "/out1", "/out2"]).stdout == "0\n1\n2\n")
+        // Unneeded stages are not built.
+        let target = try h.berth(["build", "--progress", "plain", "--target", "s1", "-t", "s1", ctx])
+        #expect(!target.stderr.contains("echo 0") && !target.stderr.contains("echo 2"), "\(target.stderr)")
+    }
+
+    @Test func aFailingStageCancelsTheOthers() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let marker = String(Int.random(in: 100_000...999_999))
+        let ctx = try h.context(
+            "cancel",
+            [
+                "Dockerfile":
+                    "FROM busybox-base AS slow\nRUN sleep \(marker)\nFROM busybox-base AS bad\nRUN exit 3\nFROM busybox-base\nCOPY --from=slow /etc/passwd /a\nCOPY --from=bad /etc/passwd /b\n"
+            ])
+        let result = try h.berth(["build", "--progress", "plain", "-t", "x", ctx])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("exit code: 3"), "\(result.stderr)")
+        let survivors = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
+            guard Int(entry) != nil,
+                let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)
+            else {
+                return false
+            }
+            return cmdline.hasPrefix("sleep\u{0}\(marker)")
+        }
+        #expect(survivors.isEmpty, "the slow stage's container survived: \(survivors)")
+        #expect(h.leakedMounts().isEmpty)
+    }
+}

@@ -8,6 +8,8 @@ struct BuildPlan {
     /// Indexes into `Dockerfile.stages`, dependencies before dependents.
     var order: [Int]
     var target: Int
+    /// For each needed stage, the stages it needs first.
+    var dependencies: [Int: [Int]]
 
     init(dockerfile: Dockerfile, target: String?, baseNames: [String]) throws(BuildError) {
         let stages = dockerfile.stages
@@ -55,5 +57,6 @@ struct BuildPlan {
         visit(targetIndex)
         self.order = order
         self.target = targetIndex
+        self.dependencies = dependencies
     }
 }
