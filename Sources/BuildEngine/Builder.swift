@@ -59,7 +59,9 @@ public struct Builder: Sendable {
         for path in candidates where FileSystem.exists(path) {
             do {
                 let text = String(decoding: try FileSystem.read(path), as: UTF8.self)
-                return try IgnoreMatcher(patterns: IgnoreMatcher.patterns(fromIgnoreFile: text))
+                let matcher = try IgnoreMatcher(patterns: IgnoreMatcher.patterns(fromIgnoreFile: text))
+                try matcher.validate()
+                return matcher
             } catch {
                 throw BuildError("\(path): \(error)")
             }

@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: .long, help: "Remove the container when it exits.")
+    @Flag(name: .long, help: "Remove the container when it exits (containers are not kept yet, so this is always so).")
     var rm = false
 
     @Option(name: [.short, .customLong("env")], help: "Set an environment variable (KEY=VALUE).")
