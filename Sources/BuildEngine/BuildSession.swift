@@ -108,7 +108,7 @@ final class BuildSession: Sendable {
                         running += 1
                         let builder = StageBuilder(
                             session: self, index: index, stage: dockerfile.stages[index], baseName: baseNames[index],
-                            globalArgs: globals, isTarget: index == plan.target)
+                            globalArgs: globals)
                         group.addTask {
                             let result = try await builder.build()
                             self.results.withLock { $0[index] = result }

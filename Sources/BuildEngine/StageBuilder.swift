@@ -13,7 +13,6 @@ struct StageBuilder {
     let stage: Stage
     let baseName: String
     let globalArgs: [String: String]
-    let isTarget: Bool
 
     /// The mutable state while the stage's instructions run.
     struct State {

@@ -245,8 +245,6 @@ enum LineParsers {
         rest.isEmpty ? [] : splitWhitespace(rest).map { Node(value: $0) }
     }
 
-    struct NotStringArray: Error {}
-
     /// A JSON array of strings, or nil when `rest` is not JSON; throws for arrays of non-strings.
     static func jsonArray(_ rest: String) throws(Parser.LineError) -> [String]? {
         let text = String(rest.drop { $0.isWhitespace })

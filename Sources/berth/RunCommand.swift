@@ -44,7 +44,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let request = ContainerLauncher.Request(
             image: image, command: command, entrypoint: entrypoint.map { $0.isEmpty ? [] : [$0] }, environment: env,
-            user: user, workingDirectory: workdir, network: network, remove: rm)
+            user: user, workingDirectory: workdir, network: network)
         let launcher = ContainerLauncher(store: stores.store, runtime: stores.runtime)
         let task = Task { try await launcher.run(request) }
         let interrupt = SignalCancellation { task.cancel() }

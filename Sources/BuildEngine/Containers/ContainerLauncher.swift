@@ -24,11 +24,10 @@ public struct ContainerLauncher: Sendable {
         public var user: String?
         public var workingDirectory: String?
         public var network: String
-        public var remove: Bool
 
         public init(
             image: String, command: [String] = [], entrypoint: [String]? = nil, environment: [String] = [],
-            user: String? = nil, workingDirectory: String? = nil, network: String = "host", remove: Bool = true
+            user: String? = nil, workingDirectory: String? = nil, network: String = "host"
         ) {
             self.image = image
             self.command = command
@@ -37,7 +36,6 @@ public struct ContainerLauncher: Sendable {
             self.user = user
             self.workingDirectory = workingDirectory
             self.network = network
-            self.remove = remove
         }
     }
 
@@ -46,13 +44,7 @@ public struct ContainerLauncher: Sendable {
         let image = try await store.image(named: request.image)
         let config = image.config.config ?? ContainerConfig()
         let snapshotter = Snapshotter(store: store)
-        var parent: SnapshotRecord?
-        var chain: [SnapshotRecord] = []
-        for (layer, diffID) in zip(image.manifest.layers, image.config.rootfs.diffIDs) {
-            let record = try await snapshotter.unpack(layer: layer, diffID: diffID, parent: parent)
-            chain.insert(record, at: 0)
-            parent = record
-        }
+        let layers = try await snapshotter.snapshots(of: image)
         let args =
             (request.entrypoint ?? config.entrypoint ?? [])
             + (request.command.isEmpty && request.entrypoint == nil ? (config.cmd ?? []) : request.command)
@@ -67,10 +59,10 @@ public struct ContainerLauncher: Sendable {
         }
         // Containers are not kept yet (the containers issue adds them), so their upper
         // directory is always scratch.
-        let active = try snapshotter.prepareScratch(parent: parent)
+        let active = try snapshotter.prepareScratch(parent: layers.last)
         let id = Digest.sha256(of: Array(UUID().uuidString.utf8)).encoded
         do {
-            try snapshotter.mount(active, lowers: chain)
+            try snapshotter.mount(active, lowers: layers.reversed())
             let spec = ContainerSpec(
                 rootPath: active.rootPath,
                 process: ProcessSpec(

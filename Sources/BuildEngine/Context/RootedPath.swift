@@ -44,10 +44,7 @@ enum RootedPath {
             if lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, !isLast || followFinal {
                 links += 1
                 if links > 255 { throw TooManyLinks() }
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let n = readlink(candidate, &buffer, buffer.count - 1)
-                guard n >= 0 else { throw POSIXError(.EIO) }
-                let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let target = try ContentHash.readLink(candidate)
                 if target.hasPrefix("/") { resolved = [] }
                 pending = target.split(separator: "/").map(String.init) + pending
                 continue

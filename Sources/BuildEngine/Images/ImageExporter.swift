@@ -16,13 +16,7 @@ public struct ImageExporter: Sendable {
     public func export(_ name: String, to path: String) async throws {
         let image = try await store.image(named: name)
         let snapshotter = Snapshotter(store: store)
-        var parent: SnapshotRecord?
-        var chain: [SnapshotRecord] = []
-        for (layer, diffID) in zip(image.manifest.layers, image.config.rootfs.diffIDs) {
-            let record = try await snapshotter.unpack(layer: layer, diffID: diffID, parent: parent)
-            chain.insert(record, at: 0)
-            parent = record
-        }
+        let chain = Array(try await snapshotter.snapshots(of: image).reversed())
         let output = path == "-" ? "/dev/stdout" : path
         try await snapshotter.withReadOnlyView(of: chain) { root in
             _ = try LayerArchive.writeTree(directory: root, to: output, options: .init(), skipOverlayWhiteouts: true)

@@ -55,23 +55,10 @@ extension StageBuilder {
 
     /// The committed snapshots of an image's layers (bottom first), unpacking missing ones.
     func snapshots(of image: StoredImage) async throws(BuildError) -> [SnapshotRecord] {
-        let diffIDs = image.config.rootfs.diffIDs
-        guard diffIDs.count == image.manifest.layers.count else {
-            throw BuildError(
-                "image \(image.id) is inconsistent: \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers"
-            )
+        do {
+            return try await session.snapshotter.snapshots(of: image)
+        } catch {
+            throw BuildError(error.description)
         }
-        var records: [SnapshotRecord] = []
-        var parent: SnapshotRecord?
-        for (layer, diffID) in zip(image.manifest.layers, diffIDs) {
-            do {
-                let record = try await session.snapshotter.unpack(layer: layer, diffID: diffID, parent: parent)
-                records.append(record)
-                parent = record
-            } catch {
-                throw BuildError("cannot unpack layer \(layer.digest) of image \(image.id): \(error)")
-            }
-        }
-        return records
     }
 }

@@ -75,7 +75,7 @@ extension StageBuilder {
         }
         // The build context goes through the stat cache; other stages' files are hashed as they are.
         let statCache: ContentHash.StatCache? =
-            root.ignore != nil || root.hostPath == session.options.contextPath
+            root.hostPath == session.options.contextPath
             ? ContentHash.StatCache(known: try await session.store.statCache(under: session.options.contextPath)) : nil
         let contentHash = try ContentHash.of(selections, in: root, cache: statCache)
         if let statCache { try await session.store.updateStatCache(statCache.learned) }
