@@ -383,10 +383,25 @@ pid_t berth_spawn(const struct berth_spawn_config *config) {
 // step then lives only as long as the berth process: nothing can leak into the host's mount
 // table, even when berth is killed with SIGKILL. BERTH_HOST_MOUNT_NS=1 turns this off for
 // debugging. Other programs linking this library (the test runner) are left alone.
+// `berth system …` mounts nothing and must see (and may repair) the host's mount table, so it
+// stays in the host's namespace.
 extern char *program_invocation_short_name;
 
-__attribute__((constructor)) static void berth_private_mount_namespace(void) {
+// The first word of the command line that is not a global option (`--root DIR`, `--debug`).
+static const char *berth_command_word(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--root") == 0) { i++; continue; }
+        if (strncmp(argv[i], "--root=", 7) == 0 || strcmp(argv[i], "--debug") == 0) continue;
+        return argv[i];
+    }
+    return "";
+}
+
+// glibc passes argc, argv and envp to constructors.
+__attribute__((constructor)) static void berth_private_mount_namespace(int argc, char **argv, char **envp) {
+    (void)envp;
     if (strcmp(program_invocation_short_name, "berth") != 0) return;
+    if (argv && strcmp(berth_command_word(argc, argv), "system") == 0) return;
     const char *opt_out = getenv("BERTH_HOST_MOUNT_NS");
     if (opt_out && opt_out[0] == '1') return;
     if (geteuid() != 0) return;  // berth refuses to work without root and says so later

@@ -19,30 +19,109 @@ public enum FileSystem {
         throw .io(path: path, operation: "create directory", errno: errno)
     }
 
-    /// Removes a file or a whole tree, not following symlinks. Missing paths are fine.
+    /// Removes a file or a whole tree, not following symlinks. Missing paths are fine. Works on
+    /// names that are not UTF-8 (it walks with directory descriptors and raw names).
     public static func removeTree(_ path: String) throws(StoreError) {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             if errno == ENOENT { return }
             throw .io(path: path, operation: "stat", errno: errno)
         }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard let dir = opendir(path) else { throw .io(path: path, operation: "open directory", errno: errno) }
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { try removeTree(path + "/" + name) }
-            if rmdir(path) != 0 && errno != ENOENT {
-                throw .io(path: path, operation: "remove directory", errno: errno)
-            }
-        } else if unlink(path) != 0 && errno != ENOENT {
-            throw .io(path: path, operation: "remove", errno: errno)
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            if unlink(path) != 0 && errno != ENOENT { throw .io(path: path, operation: "remove", errno: errno) }
+            return
         }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, operation: "open directory", errno: errno) }
+        defer { close(fd) }
+        try removeContents(of: fd, label: path)
+        if rmdir(path) != 0 && errno != ENOENT {
+            throw .io(path: path, operation: "remove directory", errno: errno)
+        }
+    }
+
+    private static func removeContents(of fd: Int32, label: String) throws(StoreError) {
+        for name in try rawNames(in: fd, label: label) {
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                if errno == ENOENT { continue }
+                throw .io(path: label + "/" + String(cString: name), operation: "stat", errno: errno)
+            }
+            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+            if isDirectory {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard child >= 0 else {
+                    throw .io(path: label + "/" + String(cString: name), operation: "open directory", errno: errno)
+                }
+                defer { close(child) }
+                try removeContents(of: child, label: label + "/" + String(cString: name))
+            }
+            if unlinkat(fd, name, isDirectory ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT {
+                throw .io(path: label + "/" + String(cString: name), operation: "remove", errno: errno)
+            }
+        }
+    }
+
+    /// The entries of an open directory as NUL-terminated raw names (without `.` and `..`).
+    static func rawNames(in fd: Int32, label: String) throws(StoreError) -> [[CChar]] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            throw .io(path: label, operation: "open directory", errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [[CChar]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.bindMemory(to: CChar.self).prefix { $0 != 0 }) + [0]
+            }
+            if name != [46, 0] && name != [46, 46, 0] { names.append(name) }
+        }
+        return names
+    }
+
+    /// The names in a directory (for the store's own directories, whose names are ASCII).
+    public static func listDirectory(_ path: String) throws(StoreError) -> [String] {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return [] }
+            throw .io(path: path, operation: "open directory", errno: errno)
+        }
+        defer { close(fd) }
+        return try rawNames(in: fd, label: path).map { String(cString: $0) }
+    }
+
+    /// Bytes a tree occupies on disk (allocated blocks; hardlinked files counted once).
+    public static func diskUsage(_ path: String) -> Int64 {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return 0 }
+        var total = Int64(st.st_blocks) * 512
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return total }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return total }
+        defer { close(fd) }
+        var seen = Set<[UInt64]>()
+        total += diskUsage(of: fd, seen: &seen)
+        return total
+    }
+
+    private static func diskUsage(of fd: Int32, seen: inout Set<[UInt64]>) -> Int64 {
+        var total: Int64 = 0
+        for name in (try? rawNames(in: fd, label: "")) ?? [] {
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+            if st.st_nlink > 1 && !isDirectory {
+                guard seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { continue }
+            }
+            total += Int64(st.st_blocks) * 512
+            if isDirectory {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard child >= 0 else { continue }
+                total += diskUsage(of: child, seen: &seen)
+                close(child)
+            }
+        }
+        return total
     }
 
     /// Writes `bytes` to `path` atomically: temp file, fsync, rename.

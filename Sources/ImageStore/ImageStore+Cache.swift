@@ -1,4 +1,5 @@
 import Foundation
+import OCIImage
 
 extension ImageStore {
     /// The recorded result for a build-step cache key, if any (and marks it used).
@@ -10,10 +11,14 @@ extension ImageStore {
         return row.text("result")
     }
 
-    /// Records the result of a build step under its cache key.
-    public func putCacheRecord(_ key: String, result: String) throws(StoreError) {
+    /// Records the result of a build step under its cache key. `snapshot` is the chain id of
+    /// the snapshot the result refers to: garbage collection keeps it while the record lives.
+    public func putCacheRecord(_ key: String, result: String, snapshot: Digest? = nil) throws(StoreError) {
         try db.query(
-            "INSERT OR REPLACE INTO cache(key, result, created, last_used) VALUES(?, ?, ?, ?)",
-            [.text(key), .text(result), .integer(Self.now), .integer(Self.now)])
+            "INSERT OR REPLACE INTO cache(key, result, snapshot_chain, created, last_used) VALUES(?, ?, ?, ?, ?)",
+            [
+                .text(key), .text(result), snapshot.map { .text($0.description) } ?? .null, .integer(Self.now),
+                .integer(Self.now),
+            ])
     }
 }

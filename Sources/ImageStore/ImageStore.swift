@@ -8,9 +8,13 @@ import OCIImage
 /// - `snapshots/<n>/fs`: committed overlay snapshots (numeric ids keep overlay option strings short).
 /// - `tmp/`: temporary files on the same filesystem, for atomic renames.
 /// - `berth.db`: images, tags, snapshots, cache records.
+/// - `lock`: every berth process holds a shared lock on it while it uses the store; garbage
+///   collection and `system check` take it exclusively, so they never see another process's
+///   half-written blobs or snapshots.
 public actor ImageStore {
     public nonisolated let root: String
     let db: SQLiteDatabase
+    let lock: StoreLock
 
     /// Opens (creating if needed) the store at `root`.
     public init(root: String) throws(StoreError) {
@@ -18,6 +22,7 @@ public actor ImageStore {
         for dir in ["", "blobs/sha256", "snapshots", "tmp", "runtime"] {
             try FileSystem.makeDirectory(root + "/" + dir)
         }
+        lock = try StoreLock(path: root + "/lock")
         db = try SQLiteDatabase(path: root + "/berth.db")
         try Migrations.apply(to: db)
     }
@@ -77,6 +82,19 @@ enum Migrations {
             ctime_ns INTEGER NOT NULL,
             inode INTEGER NOT NULL,
             digest TEXT NOT NULL);
+        """,
+        // Cache records name the snapshot they keep alive, so garbage collection can follow them;
+        // compressed copies of layers (made for save and push) are remembered and kept.
+        """
+        ALTER TABLE cache ADD COLUMN snapshot_chain TEXT;
+        UPDATE cache SET snapshot_chain = json_extract(result, '$.chain');
+        CREATE INDEX cache_last_used ON cache(last_used);
+        CREATE TABLE compressed(
+            diff_id TEXT NOT NULL,
+            algorithm TEXT NOT NULL,
+            digest TEXT NOT NULL REFERENCES blobs(digest) ON DELETE CASCADE,
+            size INTEGER NOT NULL,
+            PRIMARY KEY(diff_id, algorithm));
         """,
     ]
 

@@ -165,3 +165,21 @@ public struct Healthcheck: Codable, Sendable, Hashable {
         self.retries = retries
     }
 }
+
+extension RootFS {
+    /// The OCI chain id of every layer prefix: `ChainID(L0) = DiffID(L0)`, then
+    /// `ChainID(Ln) = sha256("ChainID(Ln-1) DiffID(Ln)")`.
+    public var chainIDs: [Digest] {
+        var result: [Digest] = []
+        for diffID in diffIDs {
+            result.append(Self.chainID(parent: result.last, diffID: diffID))
+        }
+        return result
+    }
+
+    /// The chain id of a layer with diff id `diffID` on top of the chain `parent`.
+    public static func chainID(parent: Digest?, diffID: Digest) -> Digest {
+        guard let parent else { return diffID }
+        return Digest.sha256(of: Array("\(parent) \(diffID)".utf8))
+    }
+}

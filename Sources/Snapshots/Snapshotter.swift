@@ -171,8 +171,7 @@ public struct Snapshotter: Sendable {
 
     /// OCI chain id: `diffID` alone for a base layer, else sha256 of "parentChain diffID".
     public static func chainID(parent: Digest?, diffID: Digest) -> Digest {
-        guard let parent else { return diffID }
-        return Digest.sha256(of: Array("\(parent) \(diffID)".utf8))
+        RootFS.chainID(parent: parent, diffID: diffID)
     }
 
     private func register(

@@ -13,6 +13,7 @@ struct Berth: AsyncParsableCommand {
             BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self,
             LoadCommand.self,
             ExportCommand.self, TagCommand.self, RmiCommand.self, InspectCommand.self, HistoryCommand.self,
+            ImageCommand.self, SystemCommand.self,
         ])
 }
 

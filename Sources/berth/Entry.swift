@@ -21,7 +21,15 @@ func reorderGlobalOptions(_ arguments: [String]) -> [String] {
         }
     }
     guard !globals.isEmpty, index < arguments.count else { return arguments }
-    return [arguments[index]] + globals + arguments[(index + 1)...]
+    // Command groups (`system prune`, `image prune`): the options go after the subcommand.
+    var commandWords = 1
+    if ["system", "image"].contains(arguments[index]), index + 1 < arguments.count,
+        !arguments[index + 1].hasPrefix("-")
+    {
+        commandWords = 2
+    }
+    let command = arguments[index..<(index + commandWords)]
+    return Array(command) + globals + arguments[(index + commandWords)...]
 }
 
 /// The process entry point.

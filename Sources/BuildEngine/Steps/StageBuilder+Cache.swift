@@ -59,7 +59,8 @@ extension StageBuilder {
         if let snapshot { state.layers.append(snapshot) }
         let record = StepRecord(chain: snapshot?.chainID?.description, created: created)
         if let json = try? JSONEncoder().encode(record) {
-            try await session.store.putCacheRecord(key.value, result: String(decoding: json, as: UTF8.self))
+            try await session.store.putCacheRecord(
+                key.value, result: String(decoding: json, as: UTF8.self), snapshot: snapshot?.chainID)
         }
         state.key = key
         state.created = created

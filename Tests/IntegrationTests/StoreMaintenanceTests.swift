@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// `system prune`, `image prune`, `system df` and `system check` on real stores.
+@Suite(.serialized) struct StoreMaintenanceTests {
+    static let dockerfile = """
+        FROM busybox-base
+        RUN dd if=/dev/zero of=/big bs=1M count=3 2>/dev/null
+        RUN echo two > /two
+        CMD ["cat", "/two"]
+        """
+
+    func entries(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    @Test func pruneKeepsWhatImagesUseAndFreesTheRest() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let context = try h.context("app", ["Dockerfile": Self.dockerfile])
+        #expect(try h.berth(["build", "-q", "-t", "app", context]).status == 0)
+        let snapshotsWithApp = entries(h.root + "/snapshots")
+
+        // The build cache goes, the image and its layers stay: it still runs.
+        let prune = try h.berth(["system", "prune", "-f"])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        #expect(prune.stdout.contains("Deleted build cache objects:"))
+        #expect(prune.stdout.contains("Total reclaimed space:"))
+        #expect(entries(h.root + "/snapshots") == snapshotsWithApp)
+        #expect(try h.berth(["run", "--rm", "app"]).stdout == "two\n")
+        let rebuild = try h.berth(["build", "--progress", "plain", "-t", "app", context])
+        #expect(rebuild.status == 0)
+        #expect(!rebuild.stderr.contains("CACHED"), "the cache records are gone, so the steps run again")
+
+        // Without the image, its layers and snapshots are garbage; the base stays.
+        // (The rebuild left the first image unnamed: prune removes it as well.)
+        #expect(try h.berth(["rmi", "app"]).status == 0)
+        #expect(try h.berth(["system", "df"]).stdout.contains("Images          2"))
+        #expect(try h.berth(["system", "prune", "-f"]).status == 0)
+        let df = try h.berth(["system", "df"])
+        #expect(df.stdout.contains("Images          1"), "\(df.stdout)")
+        #expect(entries(h.root + "/snapshots").filter { $0 != "empty" }.count == 1)
+        #expect(try h.berth(["run", "--rm", "busybox-base", "true"]).status == 0)
+        #expect(try h.berth(["system", "check"]).status == 0)
+
+        // image prune -a removes the last image; a sweep then empties the store.
+        let imagePrune = try h.berth(["image", "prune", "-a", "-f"])
+        #expect(imagePrune.stdout.contains("untagged: busybox-base:latest"), "\(imagePrune.stdout)")
+        #expect(try h.berth(["system", "prune", "-f"]).status == 0)
+        #expect(entries(h.root + "/blobs/sha256").isEmpty)
+        #expect(entries(h.root + "/snapshots").filter { $0 != "empty" }.isEmpty)
+        #expect(entries(h.root + "/tmp").isEmpty)
+        #expect(try h.berth(["system", "check"]).status == 0)
+    }
+
+    @Test func keepStorageKeepsRecentCacheWithinTheLimit() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let context = try h.context("app", ["Dockerfile": Self.dockerfile])
+        #expect(try h.berth(["build", "-q", "-t", "app", context]).status == 0)
+        #expect(try h.berth(["rmi", "app"]).status == 0)
+        #expect(try h.berth(["system", "prune", "-f", "--keep-storage", "100MB"]).status == 0)
+        let cached = try h.berth(["build", "--progress", "plain", "-t", "app", context])
+        #expect(cached.stderr.components(separatedBy: "CACHED").count - 1 == 2, "\(cached.stderr)")
+        #expect(try h.berth(["rmi", "app"]).status == 0)
+        #expect(try h.berth(["system", "prune", "-f", "--keep-storage", "1MB"]).status == 0)
+        let rebuilt = try h.berth(["build", "--progress", "plain", "-t", "app", context])
+        #expect(!rebuilt.stderr.contains("CACHED"), "a 3 MB layer does not fit in 1 MB: \(rebuilt.stderr)")
+        let bad = try h.berth(["system", "prune", "-f", "--keep-storage", "lots"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--keep-storage"))
+    }
+
+    @Test func pruneWaitsForOtherBerthProcesses() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let runner = Process()
+        runner.executableURL = URL(fileURLWithPath: BerthHarness.binary)
+        runner.arguments = ["--root", h.root, "run", "--rm", "busybox-base", "sleep", "2"]
+        try runner.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        let prune = try h.berth(["system", "prune", "-f", "-a"])
+        #expect(prune.stderr.contains("waiting for other berth processes"), "\(prune.stderr)")
+        #expect(!runner.isRunning, "prune ran only after the container's berth had finished")
+        runner.waitUntilExit()
+        #expect(runner.terminationStatus == 0)
+    }
+
+    @Test func checkReportsDamageAndRepairsOnlyWhatNothingUses() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        #expect(try h.berth(["system", "check"]).status == 0)
+        let inspect = try h.berth(["inspect", "busybox-base"])
+        let layer = try #require(
+            inspect.stdout.range(of: #"sha256:[0-9a-f]{64}"#, options: .regularExpression).map {
+                String(inspect.stdout[$0])
+            })
+        // Damage: an orphan snapshot directory, an unrecorded blob file, a leftover temporary
+        // file, a stray mount, and a corrupted blob that an image uses.
+        try FileManager.default.createDirectory(
+            atPath: h.root + "/snapshots/9999/fs", withIntermediateDirectories: true)
+        try Data("junk".utf8).write(
+            to: URL(fileURLWithPath: h.root + "/blobs/sha256/" + String(repeating: "ab", count: 32)))
+        try Data("tmp".utf8).write(to: URL(fileURLWithPath: h.root + "/tmp/leftover"))
+        let mountPoint = h.root + "/snapshots/9999/fs"
+        #expect(mount("tmpfs", mountPoint, "tmpfs", 0, nil) == 0)
+        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
+        let blobs = entries(h.root + "/blobs/sha256").filter { $0 != String(repeating: "ab", count: 32) }
+        let victim = try #require(blobs.first { "sha256:" + $0 == layer } ?? blobs.first)
+        let handle = try #require(FileHandle(forWritingAtPath: h.root + "/blobs/sha256/" + victim))
+        handle.seekToEndOfFile()
+        handle.write(Data("x".utf8))
+        handle.closeFile()
+
+        let check = try h.berth(["system", "check"])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("snapshot directory \(h.root)/snapshots/9999 has no record"), "\(check.stdout)")
+        #expect(check.stdout.contains("has no record"))
+        #expect(check.stdout.contains("leftover temporary file"))
+        #expect(check.stdout.contains("stray mount at \(mountPoint)"))
+        #expect(check.stdout.contains("not repairable: blob sha256:\(victim)"))
+        #expect(check.stderr.contains("repairable with --repair"))
+
+        let repair = try h.berth(["system", "check", "--repair"])
+        #expect(repair.status == 1, "the corrupted blob is in use, so it stays and is still reported")
+        #expect(repair.stdout.contains("repaired: snapshot directory"))
+        #expect(!FileManager.default.fileExists(atPath: h.root + "/snapshots/9999"))
+        #expect(!FileManager.default.fileExists(atPath: h.root + "/tmp/leftover"))
+        #expect(FileManager.default.fileExists(atPath: h.root + "/blobs/sha256/" + victim))
+
+        // Undo the corruption: the store is whole again.
+        let path = h.root + "/blobs/sha256/" + victim
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(truncate(path, off_t(size - 1)) == 0)
+        let again = try h.berth(["system", "check"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+    }
+}
