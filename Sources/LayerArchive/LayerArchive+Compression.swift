@@ -51,6 +51,14 @@ extension LayerArchive {
 
     /// gzip-compresses `inputPath` into `outputPath`; returns the compressed blob's digest and size.
     public static func gzip(_ inputPath: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest {
+        try compress(inputPath, to: outputPath, using: .gzip)
+    }
+
+    /// Compresses `inputPath` into `outputPath` with `compression`; returns the compressed blob's
+    /// digest and size. The output depends only on the input (no names or timestamps).
+    public static func compress(
+        _ inputPath: String, to outputPath: String, using compression: LayerCompression
+    ) throws(LayerArchiveError) -> LayerDigest {
         let input = open(inputPath, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             throw LayerArchiveError(path: inputPath, message: "open: \(String(cString: strerror(errno)))")
@@ -66,11 +74,19 @@ extension LayerArchive {
             throw LayerArchiveError(path: outputPath, message: "out of memory")
         }
         defer { archive_write_free(archive) }
-        archive_write_add_filter_gzip(archive)
+        switch compression {
+        case .gzip:
+            archive_write_add_filter_gzip(archive)
+            // gzip without a name or timestamp, so the same input always gives the same blob.
+            archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+        case .zstd:
+            guard archive_write_add_filter_zstd(archive) == ARCHIVE_OK else {
+                throw LayerArchiveError(
+                    path: outputPath, message: "zstd: \(String(cString: archive_error_string(archive)))")
+            }
+        }
         archive_write_set_format_raw(archive)
         archive_write_set_bytes_per_block(archive, 0)
-        // gzip without a name or timestamp, so the same input always gives the same blob.
-        archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         guard
             archive_write_open2(
@@ -106,5 +122,19 @@ extension LayerArchive {
             throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
         }
         return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
+    }
+}
+
+/// How a layer blob is compressed for distribution.
+public enum LayerCompression: String, Sendable, CaseIterable {
+    case gzip
+    case zstd
+
+    /// The OCI media type of a layer compressed this way.
+    public var ociMediaType: String {
+        switch self {
+        case .gzip: MediaType.ociLayerGzip
+        case .zstd: MediaType.ociLayerZstd
+        }
     }
 }

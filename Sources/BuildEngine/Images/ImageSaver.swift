@@ -4,16 +4,29 @@ import LayerArchive
 import OCIImage
 
 /// `berth save`: images → a tar that is both a docker-archive (`manifest.json`, which every
-/// `docker load` reads) and an OCI image layout (`oci-layout`, `index.json`, `blobs/`).
+/// `docker load` reads) and an OCI image layout (`oci-layout`, `index.json`, `blobs/`), or, with
+/// the `oci` format, an OCI image layout alone.
 public struct ImageSaver: Sendable {
     public let store: ImageStore
+
+    /// The archive's shape.
+    public enum Format: String, Sendable, CaseIterable {
+        /// docker-archive (`manifest.json`) that is also an OCI layout.
+        case docker
+        /// OCI image layout only.
+        case oci
+    }
 
     public init(store: ImageStore) {
         self.store = store
     }
 
-    /// Writes `names` (references or ids) to `path` (`-` for stdout).
-    public func save(_ names: [String], to path: String) async throws {
+    /// Writes `names` (references or ids) to `path` (`-` for stdout). With `compression`, layers
+    /// are written compressed (copies made once and kept in the store) under a manifest that
+    /// names the compressed blobs; the image id (the config) does not change.
+    public func save(
+        _ names: [String], to path: String, format: Format = .docker, compression: LayerCompression? = nil
+    ) async throws {
         struct Entry: Encodable {
             var Config: String
             var RepoTags: [String]?
@@ -37,25 +50,28 @@ public struct ImageSaver: Sendable {
         var manifestEntries: [Entry] = []
         var indexEntries: [Descriptor] = []
         for (image, tags) in images {
-            for digest in [image.id, image.manifestDigest] + image.manifest.layers.map(\.digest)
-            where written.insert(digest).inserted {
+            let (manifestDigest, manifestBytes, layers) = try await manifest(of: image, compression: compression)
+            for digest in [image.id] + layers.map(\.digest) where written.insert(digest).inserted {
                 guard store.hasBlob(digest) else { throw StoreError.blobNotFound(digest.description) }
                 try writer.addFile(Self.blobName(digest), contentsOf: store.blobPath(digest))
+            }
+            if written.insert(manifestDigest).inserted {
+                try writer.addFile(Self.blobName(manifestDigest), bytes: manifestBytes)
             }
             manifestEntries.append(
                 Entry(
                     Config: Self.blobName(image.id), RepoTags: tags.isEmpty ? nil : tags,
-                    Layers: image.manifest.layers.map { Self.blobName($0.digest) }))
-            let manifestSize = Int64(try await store.readBlob(image.manifestDigest).count)
+                    Layers: layers.map { Self.blobName($0.digest) }))
+            let manifestSize = Int64(manifestBytes.count)
             if tags.isEmpty {
                 indexEntries.append(
-                    Descriptor(mediaType: MediaType.ociManifest, digest: image.manifestDigest, size: manifestSize))
+                    Descriptor(mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestSize))
             }
             for tag in tags {
                 let reference = try ImageReference(parsing: tag)
                 indexEntries.append(
                     Descriptor(
-                        mediaType: MediaType.ociManifest, digest: image.manifestDigest, size: manifestSize,
+                        mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestSize,
                         annotations: [
                             "io.containerd.image.name": reference.description,
                             "org.opencontainers.image.ref.name": reference.tag ?? "latest",
@@ -63,8 +79,27 @@ public struct ImageSaver: Sendable {
             }
         }
         try writer.addFile("index.json", bytes: try CanonicalJSON.encode(Index(manifests: indexEntries)))
-        try writer.addFile("manifest.json", bytes: try CanonicalJSON.encode(manifestEntries))
+        if format == .docker {
+            try writer.addFile("manifest.json", bytes: try CanonicalJSON.encode(manifestEntries))
+        }
         try writer.close()
+    }
+
+    /// The manifest to write for `image`: the stored one, or one naming compressed layers.
+    private func manifest(
+        of image: StoredImage, compression: LayerCompression?
+    ) async throws -> (Digest, [UInt8], [Descriptor]) {
+        let uncompressed = image.manifest.layers.allSatisfy {
+            $0.mediaType == MediaType.ociLayer || $0.mediaType == MediaType.dockerLayer
+        }
+        guard let compression, uncompressed else {
+            return (image.manifestDigest, try await store.readBlob(image.manifestDigest), image.manifest.layers)
+        }
+        let layers = try await LayerCompressor(store: store).compressed(image.manifest.layers, using: compression)
+        var manifest = image.manifest
+        manifest.layers = layers
+        let bytes = try CanonicalJSON.encode(manifest)
+        return (Digest.sha256(of: bytes), bytes, layers)
     }
 
     static func blobName(_ digest: Digest) -> String {

@@ -1,0 +1,59 @@
+import Foundation
+import ImageStore
+import LayerArchive
+import OCIImage
+
+/// Makes compressed copies of layer blobs for save and push, lazily: a copy made once is kept in
+/// the store and reused. Missing copies are made in parallel, one layer per core.
+public struct LayerCompressor: Sendable {
+    public let store: ImageStore
+
+    public init(store: ImageStore) {
+        self.store = store
+    }
+
+    /// Descriptors of `layers` (uncompressed layer blobs, whose digests are their diff ids)
+    /// compressed with `compression`, in the same order.
+    public func compressed(_ layers: [Descriptor], using compression: LayerCompression) async throws -> [Descriptor] {
+        var result = [Descriptor?](repeating: nil, count: layers.count)
+        var missing: [Int] = []
+        for (index, layer) in layers.enumerated() {
+            if let kept = try await store.compressedLayer(diffID: layer.digest, algorithm: compression.rawValue) {
+                result[index] = Descriptor(mediaType: compression.ociMediaType, digest: kept.digest, size: kept.size)
+            } else {
+                missing.append(index)
+            }
+        }
+        let limit = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        try await withThrowingTaskGroup(of: (Int, Descriptor).self) { group in
+            var next = 0
+            func startOne() {
+                let index = missing[next]
+                next += 1
+                let layer = layers[index]
+                group.addTask { (index, try await compress(layer, using: compression)) }
+            }
+            while next < missing.count && next < limit { startOne() }
+            while let (index, descriptor) = try await group.next() {
+                result[index] = descriptor
+                if next < missing.count { startOne() }
+            }
+        }
+        return result.compactMap { $0 }
+    }
+
+    private func compress(_ layer: Descriptor, using compression: LayerCompression) async throws -> Descriptor {
+        let temporary = store.temporaryPath("compress")
+        let digest: LayerDigest
+        do {
+            digest = try LayerArchive.compress(store.blobPath(layer.digest), to: temporary, using: compression)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        let stored = try await store.ingestFile(
+            at: temporary, digest: digest.diffID, size: digest.size, mediaType: compression.ociMediaType)
+        try await store.recordCompressedLayer(diffID: layer.digest, algorithm: compression.rawValue, compressed: stored)
+        return stored
+    }
+}
