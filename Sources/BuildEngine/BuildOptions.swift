@@ -15,6 +15,8 @@ public struct BuildOptions: Sendable {
     public var noCache: Bool
     /// Network for RUN steps: `host` (default, as BuildKit's `--network host`) or `none`.
     public var network: String
+    /// SOURCE_DATE_EPOCH: `created` times and layer file mtimes are clamped to it.
+    public var sourceDateEpoch: Int64?
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

@@ -30,6 +30,11 @@ final class BuildSession: Sendable {
     var store: ImageStore { builder.store }
     var snapshotter: Snapshotter { builder.snapshotter }
 
+    /// The time to record for a step that runs now: SOURCE_DATE_EPOCH when set.
+    func timestamp() -> String {
+        options.sourceDateEpoch.map { Timestamp.rfc3339(epoch: $0) } ?? Timestamp.rfc3339(Date())
+    }
+
     /// The next `#N` progress number.
     func nextStep() -> Int {
         counter.withLock { n in
@@ -132,7 +137,7 @@ final class BuildSession: Sendable {
 
     /// BuildKit's warning for `--build-arg`s no ARG declares.
     private func warnUnusedBuildArgs() {
-        var declared = Set(PredefinedArgs.values().keys).union(PredefinedArgs.proxyNames)
+        var declared = Set(PredefinedArgs.values().keys).union(PredefinedArgs.proxyNames).union(["SOURCE_DATE_EPOCH"])
         for arg in dockerfile.globalArgs { declared.formUnion(arg.args.map(\.name)) }
         for stage in dockerfile.stages {
             for case .arg(let arg) in stage.commands { declared.formUnion(arg.args.map(\.name)) }
@@ -152,7 +157,7 @@ final class BuildSession: Sendable {
         }
         config.rootfs = RootFS(diffIDs: result.layers.compactMap(\.diffID))
         config.history = result.history
-        config.created = result.created
+        config.created = options.sourceDateEpoch.map { Timestamp.rfc3339(epoch: $0) } ?? result.created
         var layers: [Descriptor] = []
         for record in result.layers {
             guard let digest = record.layerDigest else {

@@ -72,6 +72,11 @@ struct BuildCommand: AsyncParsableCommand {
             buildArgs: try Self.keyValues(buildArgs, flag: "--build-arg", fromEnvironment: true),
             labels: try Self.keyValues(labels, flag: "--label", fromEnvironment: false), noCache: noCache,
             network: network)
+        if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
+            options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
+        } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "SOURCE_DATE_EPOCH")
+        }
         if file == "-" {
             options.dockerfilePath = "Dockerfile"
             options.dockerfileContents = Array(FileHandle.standardInput.readDataToEndOfFile())
@@ -85,7 +90,8 @@ struct BuildCommand: AsyncParsableCommand {
         }
         let stores = try Stores(global)
         let builder = Builder(store: stores.store, runtime: stores.runtime)
-        let task = Task { try await builder.build(options, progress: sink) }
+        let request = options
+        let task = Task { try await builder.build(request, progress: sink) }
         let interrupt = SignalCancellation { task.cancel() }
         defer { interrupt.stop() }
         let image: StoredImage

@@ -13,6 +13,12 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("message")], help: "Commit message for the imported image.")
     var message: String?
 
+    @Option(
+        name: [.short, .customLong("change")],
+        help: ArgumentHelp(
+            "Apply a Dockerfile instruction to the image config (CMD, ENV, …); repeatable.", valueName: "instruction"))
+    var changes: [String] = []
+
     @Argument(help: "The tarball, or - for standard input.")
     var tarball: String
 
@@ -22,7 +28,8 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let reference = try name.map { try ImageReference(parsing: $0) }
         let stores = try Stores(global)
-        let image = try await ImageImporter(store: stores.store).importTarball(tarball, as: reference, message: message)
+        let image = try await ImageImporter(store: stores.store).importTarball(
+            tarball, as: reference, message: message, changes: changes)
         print(image.id)
     }
 }

@@ -31,12 +31,12 @@ import Testing
 
 @Suite struct ExposeTests {
     @Test func portsAndRanges() throws {
-        #expect(try StageBuilder.exposedPorts("80") == ["80/tcp"])
-        #expect(try StageBuilder.exposedPorts("53/UDP") == ["53/udp"])
-        #expect(try StageBuilder.exposedPorts("8000-8002/tcp") == ["8000/tcp", "8001/tcp", "8002/tcp"])
-        #expect(throws: BuildError.self) { try StageBuilder.exposedPorts("http") }
-        #expect(throws: BuildError.self) { try StageBuilder.exposedPorts("90-80") }
-        #expect(throws: BuildError.self) { try StageBuilder.exposedPorts("80/icmp") }
+        #expect(try ConfigChange.exposedPorts("80") == ["80/tcp"])
+        #expect(try ConfigChange.exposedPorts("53/UDP") == ["53/udp"])
+        #expect(try ConfigChange.exposedPorts("8000-8002/tcp") == ["8000/tcp", "8001/tcp", "8002/tcp"])
+        #expect(throws: BuildError.self) { try ConfigChange.exposedPorts("http") }
+        #expect(throws: BuildError.self) { try ConfigChange.exposedPorts("90-80") }
+        #expect(throws: BuildError.self) { try ConfigChange.exposedPorts("80/icmp") }
     }
 
     @Test func sourceExcerptMarksTheFailingLines() throws {

@@ -17,9 +17,15 @@ public struct ImageImporter: Sendable {
         self.store = store
     }
 
-    public func importTarball(_ path: String, as reference: ImageReference?, message: String? = nil) async throws
-        -> StoredImage
-    {
+    /// Imports the tarball at `path` (`-`: standard input) as a one-layer image. `changes` are
+    /// docker `--change` instructions applied to its config; `created` defaults to now, or to
+    /// SOURCE_DATE_EPOCH when that is set.
+    public func importTarball(
+        _ path: String, as reference: ImageReference?, message: String? = nil, changes: [String] = [],
+        created: Date? = nil
+    ) async throws -> StoredImage {
+        var containerConfig = ContainerConfig()
+        try ConfigChange.apply(changes: changes, to: &containerConfig)
         var input = path
         var spooled: String?
         if path == "-" {
@@ -43,13 +49,17 @@ public struct ImageImporter: Sendable {
         let descriptor = try await store.ingestFile(
             at: layerTemp, digest: layer.diffID, size: layer.size, mediaType: MediaType.ociLayer)
         _ = try await Snapshotter(store: store).unpack(layer: descriptor, diffID: layer.diffID, parent: nil)
-        let now = Timestamp.rfc3339(Date())
+        let now =
+            (created ?? SourceDateEpoch.fromEnvironment).map {
+                Timestamp.rfc3339(epoch: Int64($0.timeIntervalSince1970))
+            } ?? Timestamp.rfc3339(Date())
+        let source = path == "-" ? "-" : (path as NSString).lastPathComponent
         let config = ImageConfig(
-            created: now, config: ContainerConfig(), rootfs: RootFS(diffIDs: [layer.diffID]),
+            created: now, config: containerConfig, rootfs: RootFS(diffIDs: [layer.diffID]),
             history: [
+                // The file's name, not its path: the same tarball imported anywhere gives the same image.
                 History(
-                    created: now, createdBy: "berth import \(path == "-" ? "-" : (path as NSString).lastPathComponent)",
-                    comment: message ?? "Imported from \(path)")
+                    created: now, createdBy: "berth import \(source)", comment: message ?? "Imported from \(source)")
             ])
         let image = try await store.putImage(config: config, layers: [descriptor])
         if let reference {

@@ -11,8 +11,10 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The root key of a stage: its base image id, or `scratch`, and the platform.
-    public static func base(_ imageID: String, platform: String) -> CacheKey {
-        derive(parent: nil, kind: "base", parts: [imageID, platform])
+    /// With SOURCE_DATE_EPOCH the layers differ (clamped mtimes), so it is part of every key.
+    public static func base(_ imageID: String, platform: String, sourceDateEpoch: Int64? = nil) -> CacheKey {
+        derive(
+            parent: nil, kind: "base", parts: [imageID, platform] + (sourceDateEpoch.map { ["epoch=\($0)"] } ?? []))
     }
 
     /// The key of a step of `kind` (RUN, COPY, ENV...) on top of `parent`.

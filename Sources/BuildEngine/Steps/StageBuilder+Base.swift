@@ -16,8 +16,9 @@ extension StageBuilder {
         var state: State
         if baseName.lowercased() == "scratch" {
             state = State(
-                config: ImageConfig(), layers: [], key: CacheKey.base("scratch", platform: platform),
-                history: [], created: Timestamp.rfc3339(Date()))
+                config: ImageConfig(), layers: [],
+                key: CacheKey.base("scratch", platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
+                history: [], created: session.timestamp())
         } else if let earlier = earlierStage(baseName), let result = session.result(ofStage: earlier) {
             state = State(
                 config: result.config, layers: result.layers, key: result.key, history: result.history,
@@ -36,8 +37,9 @@ extension StageBuilder {
             let layers = try await snapshots(of: image)
             state = State(
                 config: image.config, layers: layers,
-                key: CacheKey.base(image.id.description, platform: platform),
-                history: image.config.history ?? [], created: image.config.created ?? Timestamp.rfc3339(Date()))
+                key: CacheKey.base(
+                    image.id.description, platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
+                history: image.config.history ?? [], created: image.config.created ?? session.timestamp())
             state.containerConfig.onBuild = nil
         }
         if state.containerConfig.environmentValue("PATH") == nil {

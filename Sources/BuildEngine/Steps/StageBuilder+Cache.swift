@@ -1,5 +1,6 @@
 import Foundation
 import ImageStore
+import LayerArchive
 import OCIImage
 import Snapshots
 
@@ -55,7 +56,7 @@ extension StageBuilder {
                     seconds: Date().timeIntervalSince(started)))
             throw error
         }
-        let created = Timestamp.rfc3339(Date())
+        let created = session.timestamp()
         if let snapshot { state.layers.append(snapshot) }
         let record = StepRecord(chain: snapshot?.chainID?.description, created: created)
         if let json = try? JSONEncoder().encode(record) {
@@ -92,6 +93,7 @@ extension StageBuilder {
             try await snapshotter.discard(active)
             return nil
         }
-        return try await snapshotter.commit(active)
+        return try await snapshotter.commit(
+            active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
     }
 }
