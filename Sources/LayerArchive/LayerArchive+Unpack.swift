@@ -31,11 +31,27 @@ extension LayerArchive {
 let maximumEntrySize: Int64 = 1 << 40
 
 /// Extracts one tar into a directory with `*at` system calls relative to a root descriptor.
+///
+/// Names are handled as raw bytes (see ``PathBytes``) and libarchive runs in the C locale
+/// (``withCLocale(_:)``), so an entry lands under exactly the bytes its header holds, UTF-8 or not.
 struct Unpacker {
     let archivePath: String
     let label: String
     let directory: String
     let mode: WhiteoutMode
+
+    private static let whiteoutPrefix = Array(".wh.".utf8)
+    private static let opaqueMarker = Array(".wh..wh..opq".utf8)
+    private static let overlayXattrPrefix = Array("trusted.overlay.".utf8)
+    private static let userXattrPrefix = Array("user.".utf8)
+
+    /// What the entries read so far left to do at the end.
+    private final class Progress {
+        /// Directories extracted, with their mtimes, in archive order.
+        var directoryTimes: [([UInt8], timespec)] = []
+        /// Paths this layer extracted (for opaque directories in `.apply` mode).
+        var written = Set<[UInt8]>()
+    }
 
     func run() throws(LayerArchiveError) -> LayerDigest {
         let rootFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -43,87 +59,106 @@ struct Unpacker {
             throw LayerArchiveError(path: directory, message: "open target: \(String(cString: strerror(errno)))")
         }
         defer { close(rootFD) }
-        let source = try ArchiveSource(path: archivePath)
-        let archive = try source.openReader(raw: false)
-        defer { archive_read_free(archive) }
-        var directoryTimes: [(String, timespec)] = []
-        var written = Set<String>()
-        var entry: OpaquePointer?
-        while true {
-            let rc = archive_read_next_header(archive, &entry)
-            if rc == ARCHIVE_EOF { break }
-            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
-                throw LayerArchiveError(
-                    path: label, message: "corrupt archive: \(String(cString: archive_error_string(archive)))")
+        return try withCLocale { () throws(LayerArchiveError) -> LayerDigest in
+            let source = try ArchiveSource(path: archivePath)
+            let archive = try source.openReader(raw: false)
+            defer { archive_read_free(archive) }
+            let progress = Progress()
+            var entry: OpaquePointer?
+            while true {
+                let rc = archive_read_next_header(archive, &entry)
+                if rc == ARCHIVE_EOF { break }
+                // ARCHIVE_WARN includes "can't be converted to the current locale": the name is
+                // then the header's bytes as they are, which is what we want.
+                guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
+                    throw LayerArchiveError(
+                        path: label, message: "corrupt archive: \(String(cString: archive_error_string(archive)))")
+                }
+                try place(entry, archive: archive, rootFD: rootFD, progress: progress)
             }
-            guard let rawName = archive_entry_pathname(entry) else { continue }
-            let name = String(cString: rawName)
-            let components = try Self.components(name, label: label)
-            if components.isEmpty { continue }  // the root itself
-            let relative = components.joined(separator: "/")
-            let parentFD = try openParent(rootFD, components.dropLast(), entry: name)
-            defer { close(parentFD) }
-            let base = components[components.count - 1]
-            if base == ".wh..wh..opq" {
-                try opaque(
-                    parentFD, parent: components.dropLast().joined(separator: "/"), written: written, entry: name)
-                continue
+            source.drain()
+            // Directory mtimes last, deepest first, since extracting children changes them.
+            for (relative, time) in progress.directoryTimes.reversed() {
+                var times = [time, time]
+                utimensat(rootFD, PathBytes.cString(relative), &times, AT_SYMLINK_NOFOLLOW)
             }
-            if base.hasPrefix(".wh.") {
-                try whiteout(parentFD, String(base.dropFirst(4)), entry: name)
-                continue
-            }
-            try extract(entry, archive: archive, parentFD: parentFD, name: base, rootFD: rootFD, entryName: name)
-            written.insert(relative)
-            if (archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT)) == UInt32(Glibc.S_IFDIR) {
-                var time = timespec(
-                    tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
-                if archive_entry_mtime_is_set(entry) == 0 { time = timespec(tv_sec: 0, tv_nsec: 0) }
-                directoryTimes.append((relative, time))
-            }
+            return LayerDigest(diffID: source.hasher.finalize(), size: source.hasher.byteCount)
         }
-        source.drain()
-        // Directory mtimes last, deepest first, since extracting children changes them.
-        for (relative, time) in directoryTimes.reversed() {
-            var times = [time, time]
-            utimensat(rootFD, relative, &times, AT_SYMLINK_NOFOLLOW)
+    }
+
+    /// Handles one entry: a whiteout, an opaque marker or something to extract.
+    private func place(_ entry: OpaquePointer, archive: OpaquePointer, rootFD: Int32, progress: Progress)
+        throws(LayerArchiveError)
+    {
+        let name = try Self.pathname(entry, label: label)
+        let entryName = PathBytes.display(name)
+        let components = try Self.components(name, label: label)
+        if components.isEmpty { return }  // the root itself
+        let relative = PathBytes.joined(components)
+        let parentFD = try openParent(rootFD, components.dropLast(), entry: entryName)
+        defer { close(parentFD) }
+        let base = components[components.count - 1]
+        if base == Self.opaqueMarker {
+            try opaque(
+                parentFD, parent: PathBytes.joined(components.dropLast()), written: progress.written, entry: entryName)
+            return
         }
-        return LayerDigest(diffID: source.hasher.finalize(), size: source.hasher.byteCount)
+        if base.starts(with: Self.whiteoutPrefix) {
+            try whiteout(parentFD, Array(base.dropFirst(Self.whiteoutPrefix.count)), entry: entryName)
+            return
+        }
+        try extract(entry, archive: archive, parentFD: parentFD, name: base, rootFD: rootFD, entryName: entryName)
+        progress.written.insert(relative)
+        if (archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT)) == UInt32(Glibc.S_IFDIR) {
+            var time = timespec(tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
+            if archive_entry_mtime_is_set(entry) == 0 { time = timespec(tv_sec: 0, tv_nsec: 0) }
+            progress.directoryTimes.append((relative, time))
+        }
+    }
+
+    /// The entry's name as the header's bytes. libarchive gives no name only when it could
+    /// neither convert nor copy one; such an entry is refused rather than skipped.
+    static func pathname(_ entry: OpaquePointer, label: String) throws(LayerArchiveError) -> [UInt8] {
+        if let raw = archive_entry_pathname(entry) { return PathBytes.bytes(raw) }
+        if let utf8 = archive_entry_pathname_utf8(entry) { return PathBytes.bytes(utf8) }
+        throw LayerArchiveError(path: label, message: "an entry's name could not be read")
     }
 
     /// Splits an entry name into safe components: leading `/` and `./` dropped, `.` skipped,
     /// `..` refused.
-    static func components(_ name: String, label: String) throws(LayerArchiveError) -> [String] {
-        var result: [String] = []
-        for component in name.split(separator: "/", omittingEmptySubsequences: true) {
-            if component == "." { continue }
-            if component == ".." {
+    static func components(_ name: [UInt8], label: String) throws(LayerArchiveError) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        for component in name.split(separator: PathBytes.slash, omittingEmptySubsequences: true) {
+            if component.elementsEqual([0x2e]) { continue }
+            if component.elementsEqual([0x2e, 0x2e]) {
                 throw LayerArchiveError(
-                    path: label, entry: name, message: "refused: the path contains '..' and would escape the target")
+                    path: label, entry: PathBytes.display(name),
+                    message: "refused: the path contains '..' and would escape the target")
             }
-            result.append(String(component))
+            result.append(Array(component))
         }
         return result
     }
 
     /// Opens the directory holding an entry, creating missing parents (0755) and refusing any
     /// component that is a symlink or not a directory.
-    private func openParent(_ rootFD: Int32, _ components: ArraySlice<String>, entry: String) throws(LayerArchiveError)
-        -> Int32
+    private func openParent(_ rootFD: Int32, _ components: ArraySlice<[UInt8]>, entry: String)
+        throws(LayerArchiveError) -> Int32
     {
         var current = dup(rootFD)
         for component in components {
-            var next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let name = PathBytes.cString(component)
+            var next = openat(current, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 && errno == ENOENT {
-                mkdirat(current, component, 0o755)
-                next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                mkdirat(current, name, 0o755)
+                next = openat(current, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             }
             if next < 0 {
                 let code = errno
                 close(current)
                 let reason =
                     (code == ELOOP || code == ENOTDIR)
-                    ? "refused: '\(component)' on the way is a symlink or not a directory, so the entry would land outside the target or in the wrong place"
+                    ? "refused: '\(PathBytes.display(component))' on the way is a symlink or not a directory, so the entry would land outside the target or in the wrong place"
                     : String(cString: strerror(code))
                 throw LayerArchiveError(path: label, entry: entry, message: reason)
             }
@@ -133,20 +168,20 @@ struct Unpacker {
         return current
     }
 
-    private func whiteout(_ parentFD: Int32, _ name: String, entry: String) throws(LayerArchiveError) {
-        guard !name.isEmpty, name != ".", name != ".." else {
+    private func whiteout(_ parentFD: Int32, _ name: [UInt8], entry: String) throws(LayerArchiveError) {
+        guard !name.isEmpty, name != [0x2e], name != [0x2e, 0x2e] else {
             throw LayerArchiveError(path: label, entry: entry, message: "invalid whiteout")
         }
         try removeAll(parentFD, name)
         if mode == .overlay {
-            guard mknodat(parentFD, name, Glibc.S_IFCHR | 0o000, 0) == 0 else {
+            guard mknodat(parentFD, PathBytes.cString(name), Glibc.S_IFCHR | 0o000, 0) == 0 else {
                 throw LayerArchiveError(
                     path: label, entry: entry, message: "create whiteout: \(String(cString: strerror(errno)))")
             }
         }
     }
 
-    private func opaque(_ parentFD: Int32, parent: String, written: Set<String>, entry: String)
+    private func opaque(_ parentFD: Int32, parent: [UInt8], written: Set<[UInt8]>, entry: String)
         throws(LayerArchiveError)
     {
         switch mode {
@@ -157,16 +192,18 @@ struct Unpacker {
             }
         case .apply:
             // Keep only what this layer itself put in the directory.
-            let prefix = parent.isEmpty ? "" : parent + "/"
-            for child in Self.children(parentFD) where !written.contains(prefix + child) {
+            for child in PathBytes.children(ofDirectory: parentFD)
+            where !written.contains(PathBytes.join(parent, child)) {
                 try removeAll(parentFD, child)
             }
         }
     }
 
     private func extract(
-        _ entry: OpaquePointer, archive: OpaquePointer, parentFD: Int32, name: String, rootFD: Int32, entryName: String
+        _ entry: OpaquePointer, archive: OpaquePointer, parentFD: Int32, name base: [UInt8], rootFD: Int32,
+        entryName: String
     ) throws(LayerArchiveError) {
+        let name = PathBytes.cString(base)
         let type = archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT)
         let permissions = mode_t(archive_entry_perm(entry))
         let uid = uid_t(truncatingIfNeeded: archive_entry_uid(entry))
@@ -177,34 +214,14 @@ struct Unpacker {
                 path: self.label, entry: entryName, message: "\(what): \(String(cString: strerror(errno)))")
         }
         if let hardlink = archive_entry_hardlink(entry) {
-            let target = String(cString: hardlink)
-            let targetComponents = try Self.components(target, label: label)
-            guard !targetComponents.isEmpty else {
-                throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to the target root")
-            }
-            let targetParent = try openParent(rootFD, targetComponents.dropLast(), entry: entryName)
-            defer { close(targetParent) }
-            var st = stat()
-            guard fstatat(targetParent, targetComponents[targetComponents.count - 1], &st, AT_SYMLINK_NOFOLLOW) == 0
-            else {
-                throw LayerArchiveError(
-                    path: label, entry: entryName,
-                    message: "refused: hardlink target '\(target)' is not an earlier entry of this archive")
-            }
-            guard (st.st_mode & Glibc.S_IFMT) != Glibc.S_IFDIR else {
-                throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to a directory")
-            }
-            try removeNonDirectory(parentFD, name)
-            guard linkat(targetParent, targetComponents[targetComponents.count - 1], parentFD, name, 0) == 0 else {
-                throw fail("hardlink")
-            }
+            try link(PathBytes.bytes(hardlink), parentFD: parentFD, base: base, rootFD: rootFD, entryName: entryName)
             return
         }
         switch type {
         case UInt32(Glibc.S_IFDIR):
             var st = stat()
             if fstatat(parentFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & Glibc.S_IFMT) != Glibc.S_IFDIR {
-                try removeAll(parentFD, name)
+                try removeAll(parentFD, base)
             }
             if mkdirat(parentFD, name, 0o700) != 0 && errno != EEXIST { throw fail("create directory") }
         case UInt32(Glibc.S_IFREG):
@@ -213,19 +230,20 @@ struct Unpacker {
                 throw LayerArchiveError(
                     path: label, entry: entryName, message: "refused: declared size \(size) bytes is implausibly large")
             }
-            try removeNonDirectory(parentFD, name)
+            try removeNonDirectory(parentFD, base)
             let fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw fail("create file") }
             defer { close(fd) }
             try writeData(archive, to: fd, size: size, entry: entryName)
         case UInt32(Glibc.S_IFLNK):
-            guard let link = archive_entry_symlink(entry) else {
+            // The target's bytes go to symlinkat untouched.
+            guard let link = archive_entry_symlink(entry) ?? archive_entry_symlink_utf8(entry) else {
                 throw LayerArchiveError(path: label, entry: entryName, message: "symlink without a target")
             }
-            try removeNonDirectory(parentFD, name)
+            try removeNonDirectory(parentFD, base)
             guard symlinkat(link, parentFD, name) == 0 else { throw fail("create symlink") }
         case UInt32(Glibc.S_IFIFO), UInt32(Glibc.S_IFCHR), UInt32(Glibc.S_IFBLK):
-            try removeNonDirectory(parentFD, name)
+            try removeNonDirectory(parentFD, base)
             let device = DeviceNumber.make(
                 major: UInt(archive_entry_rdevmajor(entry)), minor: UInt(archive_entry_rdevminor(entry)))
             guard mknodat(parentFD, name, mode_t(type) | permissions, device) == 0 else { throw fail("create node") }
@@ -239,11 +257,40 @@ struct Unpacker {
             guard fchmodat(parentFD, name, permissions, 0) == 0 else { throw fail("chmod") }
         }
         try applyXattrs(
-            entry, parentFD: parentFD, name: name, isSymlink: type == UInt32(Glibc.S_IFLNK), entryName: entryName)
+            entry, parentFD: parentFD, name: base, isSymlink: type == UInt32(Glibc.S_IFLNK), entryName: entryName)
         if type != UInt32(Glibc.S_IFDIR) {
             if archive_entry_mtime_is_set(entry) == 0 { mtime = timespec(tv_sec: 0, tv_nsec: 0) }
             var times = [mtime, mtime]
             utimensat(parentFD, name, &times, AT_SYMLINK_NOFOLLOW)
+        }
+    }
+
+    /// Makes `base` under `parentFD` a hardlink to `target`, an earlier entry of this archive
+    /// (a path from the root, walked like any entry's, so it cannot reach outside).
+    private func link(_ target: [UInt8], parentFD: Int32, base: [UInt8], rootFD: Int32, entryName: String)
+        throws(LayerArchiveError)
+    {
+        let targetComponents = try Self.components(target, label: label)
+        guard let targetBase = targetComponents.last else {
+            throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to the target root")
+        }
+        let targetParent = try openParent(rootFD, targetComponents.dropLast(), entry: entryName)
+        defer { close(targetParent) }
+        let targetName = PathBytes.cString(targetBase)
+        var st = stat()
+        guard fstatat(targetParent, targetName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw LayerArchiveError(
+                path: label, entry: entryName,
+                message:
+                    "refused: hardlink target '\(PathBytes.display(target))' is not an earlier entry of this archive")
+        }
+        guard (st.st_mode & Glibc.S_IFMT) != Glibc.S_IFDIR else {
+            throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to a directory")
+        }
+        try removeNonDirectory(parentFD, base)
+        guard linkat(targetParent, targetName, parentFD, PathBytes.cString(base), 0) == 0 else {
+            throw LayerArchiveError(
+                path: label, entry: entryName, message: "hardlink: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -289,63 +336,51 @@ struct Unpacker {
         }
     }
 
-    private func applyXattrs(_ entry: OpaquePointer, parentFD: Int32, name: String, isSymlink: Bool, entryName: String)
-        throws(LayerArchiveError)
-    {
+    private func applyXattrs(
+        _ entry: OpaquePointer, parentFD: Int32, name: [UInt8], isSymlink: Bool, entryName: String
+    ) throws(LayerArchiveError) {
         guard archive_entry_xattr_reset(entry) > 0 else { return }
         var key: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?
         var size = 0
+        let path = PathBytes.cString(Array("/proc/self/fd/\(parentFD)/".utf8) + name)
         while archive_entry_xattr_next(entry, &key, &value, &size) == ARCHIVE_OK, let key {
-            let attribute = String(cString: key)
-            if attribute.hasPrefix("trusted.overlay.") { continue }  // never let a layer forge overlay state
-            if isSymlink && attribute.hasPrefix("user.") { continue }  // not allowed on symlinks
-            let path = "/proc/self/fd/\(parentFD)/\(name)"
-            if lsetxattr(path, attribute, value, size, 0) != 0 {
+            let attribute = PathBytes.bytes(key)
+            if attribute.starts(with: Self.overlayXattrPrefix) { continue }  // never let a layer forge overlay state
+            if isSymlink && attribute.starts(with: Self.userXattrPrefix) { continue }  // not allowed on symlinks
+            if lsetxattr(path, key, value, size, 0) != 0 {
                 throw LayerArchiveError(
                     path: label, entry: entryName,
-                    message: "set xattr \(attribute): \(String(cString: strerror(errno)))")
+                    message: "set xattr \(PathBytes.display(attribute)): \(String(cString: strerror(errno)))")
             }
         }
     }
 
-    private func removeNonDirectory(_ parentFD: Int32, _ name: String) throws(LayerArchiveError) {
+    private func removeNonDirectory(_ parentFD: Int32, _ name: [UInt8]) throws(LayerArchiveError) {
         var st = stat()
-        guard fstatat(parentFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        guard fstatat(parentFD, PathBytes.cString(name), &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         try removeAll(parentFD, name)
     }
 
     /// Removes `name` under `parentFD`, recursively for directories, never following symlinks.
-    private func removeAll(_ parentFD: Int32, _ name: String) throws(LayerArchiveError) {
+    private func removeAll(_ parentFD: Int32, _ name: [UInt8]) throws(LayerArchiveError) {
+        let cName = PathBytes.cString(name)
         var st = stat()
-        guard fstatat(parentFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        guard fstatat(parentFD, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if (st.st_mode & Glibc.S_IFMT) == Glibc.S_IFDIR {
-            let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let fd = openat(parentFD, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
-                for child in Self.children(fd) { try removeAll(fd, child) }
-                close(fd)
+                defer { close(fd) }
+                for child in PathBytes.children(ofDirectory: fd) { try removeAll(fd, child) }
             }
-            guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else {
+            guard unlinkat(parentFD, cName, AT_REMOVEDIR) == 0 else {
                 throw LayerArchiveError(
-                    path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
+                    path: directory, entry: PathBytes.display(name),
+                    message: "remove: \(String(cString: strerror(errno)))")
             }
-        } else if unlinkat(parentFD, name, 0) != 0 {
+        } else if unlinkat(parentFD, cName, 0) != 0 {
             throw LayerArchiveError(
-                path: directory, entry: name, message: "remove: \(String(cString: strerror(errno)))")
+                path: directory, entry: PathBytes.display(name), message: "remove: \(String(cString: strerror(errno)))")
         }
-    }
-
-    static func children(_ fd: Int32) -> [String] {
-        let copy = dup(fd)
-        guard copy >= 0, let dir = fdopendir(copy) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }

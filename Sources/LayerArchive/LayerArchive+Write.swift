@@ -34,6 +34,9 @@ extension LayerArchive {
 
 /// Walks a directory in sorted order and writes normalized tar entries: numeric owners only, no
 /// atime or ctime, PAX headers only where needed, so one tree always gives the same bytes.
+///
+/// Entry names are raw bytes (see ``PathBytes``): a name that is not ASCII is stored as-is under
+/// `hdrcharset=BINARY`, since the writer runs in the C locale (``withCLocale(_:)``).
 struct TreeWriter {
     let root: String
     let output: String
@@ -41,10 +44,20 @@ struct TreeWriter {
     let overlayDiff: Bool
     let skipWhiteouts: Bool
 
+    /// A file's identity, for finding the other names of a hardlinked file.
+    private struct FileID: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
     private final class State {
-        var links: [String: String] = [:]  // "dev:ino" → first path
+        var links: [FileID: [UInt8]] = [:]  // → the first path written for that file
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
     }
+
+    private static let whiteoutPrefix = Array(".wh.".utf8)
+    private static let opaqueMarker = Array(".wh..wh..opq".utf8)
+    private static let overlayXattrPrefix = Array("trusted.overlay.".utf8)
 
     func write() throws(LayerArchiveError) -> LayerDigest {
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -52,99 +65,102 @@ struct TreeWriter {
             throw LayerArchiveError(path: output, message: "create: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        let sink = ArchiveSink(fd: fd)
-        let archive = try sink.openWriter(path: output)
-        defer { archive_write_free(archive) }
-        let state = State()
-        try walk("", archive: archive, state: state)
-        guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
-            throw LayerArchiveError(
-                path: output,
-                message: sink.failure != 0
-                    ? String(cString: strerror(sink.failure)) : String(cString: archive_error_string(archive)))
+        return try withCLocale { () throws(LayerArchiveError) -> LayerDigest in
+            let sink = ArchiveSink(fd: fd)
+            let archive = try sink.openWriter(path: output)
+            defer { archive_write_free(archive) }
+            try walk([], archive: archive, state: State())
+            guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
+                throw LayerArchiveError(
+                    path: output,
+                    message: sink.failure != 0
+                        ? String(cString: strerror(sink.failure)) : String(cString: archive_error_string(archive)))
+            }
+            return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
         }
-        return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
     }
 
-    /// Writes the children of `relative` (a directory path relative to the root, "" for the root).
-    private func walk(_ relative: String, archive: OpaquePointer, state: State) throws(LayerArchiveError) {
-        let directory = relative.isEmpty ? root : root + "/" + relative
-        for name in try Self.sortedChildren(directory) {
-            let path = relative.isEmpty ? name : relative + "/" + name
-            let host = root + "/" + path
+    /// The host path of `relative` (a path below the root; empty for the root itself).
+    private func hostPath(_ relative: [UInt8]) -> [UInt8] {
+        relative.isEmpty ? Array(root.utf8) : Array(root.utf8) + [PathBytes.slash] + relative
+    }
+
+    /// Writes the children of `relative` (a directory path relative to the root, empty for the root).
+    private func walk(_ relative: [UInt8], archive: OpaquePointer, state: State) throws(LayerArchiveError) {
+        for name in try Self.sortedChildren(hostPath(relative)) {
+            let path = PathBytes.join(relative, name)
+            let host = PathBytes.cString(hostPath(path))
             var st = stat()
             guard lstat(host, &st) == 0 else {
-                throw LayerArchiveError(path: host, message: "stat: \(String(cString: strerror(errno)))")
+                throw LayerArchiveError(
+                    path: PathBytes.display(hostPath(path)), message: "stat: \(String(cString: strerror(errno)))")
             }
             let type = st.st_mode & Glibc.S_IFMT
             if skipWhiteouts && type == Glibc.S_IFCHR && st.st_rdev == 0 { continue }
             if overlayDiff && type == Glibc.S_IFCHR && st.st_rdev == 0 {
-                try writeWhiteout(relative.isEmpty ? ".wh.\(name)" : "\(relative)/.wh.\(name)", archive: archive)
+                try writeWhiteout(PathBytes.join(relative, Self.whiteoutPrefix + name), archive: archive)
                 continue
             }
             try writeEntry(path, host: host, status: st, archive: archive, state: state)
             if type == Glibc.S_IFDIR {
                 if overlayDiff && Self.isOpaque(host) {
-                    try writeWhiteout(path + "/.wh..wh..opq", archive: archive)
+                    try writeWhiteout(PathBytes.join(path, Self.opaqueMarker), archive: archive)
                 }
                 try walk(path, archive: archive, state: state)
             }
         }
     }
 
-    private func writeWhiteout(_ name: String, archive: OpaquePointer) throws(LayerArchiveError) {
+    private func writeWhiteout(_ name: [UInt8], archive: OpaquePointer) throws(LayerArchiveError) {
         guard let entry = archive_entry_new() else { throw LayerArchiveError(path: output, message: "out of memory") }
         defer { archive_entry_free(entry) }
-        archive_entry_set_pathname(entry, name)
+        archive_entry_set_pathname(entry, PathBytes.cString(name))
         archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
         archive_entry_set_perm(entry, 0)
         archive_entry_set_size(entry, 0)
         archive_entry_set_mtime(entry, 0, 0)
-        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
-            throw LayerArchiveError(path: output, entry: name, message: String(cString: archive_error_string(archive)))
+        try writeHeader(entry, archive: archive, name: name)
+    }
+
+    /// Writes an entry's header. `ARCHIVE_WARN` is success: it is how the PAX writer says a name
+    /// was not UTF-8 in the C locale and went out raw under `hdrcharset=BINARY`.
+    private func writeHeader(_ entry: OpaquePointer, archive: OpaquePointer, name: [UInt8])
+        throws(LayerArchiveError)
+    {
+        let rc = archive_write_header(archive, entry)
+        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
+            throw LayerArchiveError(
+                path: output, entry: PathBytes.display(name), message: String(cString: archive_error_string(archive)))
         }
     }
 
     private func writeEntry(
-        _ path: String, host: String, status st: stat, archive: OpaquePointer, state: State
+        _ path: [UInt8], host: [CChar], status st: stat, archive: OpaquePointer, state: State
     ) throws(LayerArchiveError) {
         guard let entry = archive_entry_new() else { throw LayerArchiveError(path: output, message: "out of memory") }
         defer { archive_entry_free(entry) }
         let type = st.st_mode & Glibc.S_IFMT
-        archive_entry_set_pathname(entry, type == Glibc.S_IFDIR ? path + "/" : path)
+        archive_entry_set_pathname(entry, PathBytes.cString(type == Glibc.S_IFDIR ? path + [PathBytes.slash] : path))
         archive_entry_set_perm(entry, st.st_mode & 0o7777)
         archive_entry_set_uid(entry, Int64(st.st_uid))
         archive_entry_set_gid(entry, Int64(st.st_gid))
-        var mtime = Int64(st.st_mtim.tv_sec)
-        var nanoseconds = Int(st.st_mtim.tv_nsec)
-        if let epoch = options.sourceDateEpoch, mtime > epoch || (mtime == epoch && nanoseconds > 0) {
-            mtime = epoch
-            nanoseconds = 0
-        }
-        archive_entry_set_mtime(entry, Int(mtime), nanoseconds)
-        for (name, value) in try Self.xattrs(host) where !name.hasPrefix("trusted.overlay.") {
-            value.withUnsafeBytes { archive_entry_xattr_add_entry(entry, name, $0.baseAddress, $0.count) }
+        setMtime(entry, st)
+        for (name, value) in try Self.xattrs(host) where !name.starts(with: Self.overlayXattrPrefix) {
+            value.withUnsafeBytes {
+                archive_entry_xattr_add_entry(entry, PathBytes.cString(name), $0.baseAddress, $0.count)
+            }
         }
         var isHardlink = false
         switch type {
         case Glibc.S_IFREG:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
-            if st.st_nlink > 1 {
-                let key = "\(st.st_dev):\(st.st_ino)"
-                if let first = state.links[key] {
-                    archive_entry_set_hardlink(entry, first)
-                    archive_entry_set_size(entry, 0)
-                    isHardlink = true
-                } else {
-                    state.links[key] = path
-                }
-            }
+            isHardlink = linkToEarlier(entry, path, st, state: state)
             if !isHardlink { archive_entry_set_size(entry, Int64(st.st_size)) }
         case Glibc.S_IFDIR:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFDIR))
         case Glibc.S_IFLNK:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFLNK))
-            archive_entry_set_symlink(entry, try Self.readLink(host))
+            archive_entry_set_symlink(entry, PathBytes.cString(try Self.readLink(host)))
         case Glibc.S_IFIFO:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFIFO))
         case Glibc.S_IFCHR, Glibc.S_IFBLK:
@@ -154,19 +170,42 @@ struct TreeWriter {
         default:
             return  // sockets have no tar form
         }
-        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
-            throw LayerArchiveError(path: output, entry: path, message: String(cString: archive_error_string(archive)))
-        }
+        try writeHeader(entry, archive: archive, name: path)
         if type == Glibc.S_IFREG && !isHardlink && st.st_size > 0 {
             try copyData(host, size: Int64(st.st_size), archive: archive, state: state, entry: path)
         }
     }
 
+    /// Sets the mtime, clamped to SOURCE_DATE_EPOCH when one is given.
+    private func setMtime(_ entry: OpaquePointer, _ st: stat) {
+        var mtime = Int64(st.st_mtim.tv_sec)
+        var nanoseconds = Int(st.st_mtim.tv_nsec)
+        if let epoch = options.sourceDateEpoch, mtime > epoch || (mtime == epoch && nanoseconds > 0) {
+            mtime = epoch
+            nanoseconds = 0
+        }
+        archive_entry_set_mtime(entry, Int(mtime), nanoseconds)
+    }
+
+    /// Makes a regular file with several links a hardlink entry to the first of its names that was
+    /// written; returns whether it did (the first name itself is recorded and stays a file).
+    private func linkToEarlier(_ entry: OpaquePointer, _ path: [UInt8], _ st: stat, state: State) -> Bool {
+        guard st.st_nlink > 1 else { return false }
+        let id = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        guard let first = state.links[id] else {
+            state.links[id] = path
+            return false
+        }
+        archive_entry_set_hardlink(entry, PathBytes.cString(first))
+        archive_entry_set_size(entry, 0)
+        return true
+    }
+
     private func copyData(
-        _ host: String, size: Int64, archive: OpaquePointer, state: State, entry: String
+        _ host: [CChar], size: Int64, archive: OpaquePointer, state: State, entry: [UInt8]
     ) throws(LayerArchiveError) {
         let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw LayerArchiveError(path: host, message: "open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Self.failure(host, "open") }
         defer { close(fd) }
         var remaining = size
         while remaining > 0 {
@@ -174,79 +213,74 @@ struct TreeWriter {
             let n = state.buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw LayerArchiveError(path: host, message: "read: \(String(cString: strerror(errno)))")
+                throw Self.failure(host, "read")
             }
             if n == 0 {
-                throw LayerArchiveError(path: host, message: "file shrank while being archived")
+                throw LayerArchiveError(path: Self.display(host), message: "file shrank while being archived")
             }
             let written = state.buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, n) }
             guard written == n else {
                 throw LayerArchiveError(
-                    path: output, entry: entry, message: String(cString: archive_error_string(archive)))
+                    path: output, entry: PathBytes.display(entry),
+                    message: String(cString: archive_error_string(archive)))
             }
             remaining -= Int64(n)
         }
     }
 
-    static func sortedChildren(_ directory: String) throws(LayerArchiveError) -> [String] {
-        guard let dir = opendir(directory) else {
-            throw LayerArchiveError(path: directory, message: "open directory: \(String(cString: strerror(errno)))")
+    /// The names in `directory` (a host path), in bytewise order: the same on every machine.
+    static func sortedChildren(_ directory: [UInt8]) throws(LayerArchiveError) -> [[UInt8]] {
+        guard let dir = opendir(PathBytes.cString(directory)) else {
+            throw LayerArchiveError(
+                path: PathBytes.display(directory), message: "open directory: \(String(cString: strerror(errno)))")
         }
         defer { closedir(dir) }
-        var names: [[UInt8]] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
-                Array(raw.prefix { $0 != 0 })
-            }
-            if name != [0x2e] && name != [0x2e, 0x2e] { names.append(name) }
-        }
-        // Bytewise order, the same on every machine.
-        var result: [String] = []
-        for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            guard let text = String(validating: name, as: UTF8.self) else {
-                throw LayerArchiveError(
-                    path: directory,
-                    message:
-                        "file name \(name.map { String(format: "%02x", $0) }.joined()) (hex) is not UTF-8; such names are not supported yet"
-                )
-            }
-            result.append(text)
-        }
-        return result
+        return PathBytes.names(in: dir).sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    static func isOpaque(_ path: String) -> Bool {
+    static func isOpaque(_ path: [CChar]) -> Bool {
         var value = [UInt8](repeating: 0, count: 8)
         let n = lgetxattr(path, "trusted.overlay.opaque", &value, value.count)
         return n == 1 && value[0] == UInt8(ascii: "y")
     }
 
-    static func xattrs(_ path: String) throws(LayerArchiveError) -> [(String, [UInt8])] {
+    /// The extended attributes of `path` (not followed if a symlink), names as bytes, in
+    /// bytewise order of name.
+    static func xattrs(_ path: [CChar]) throws(LayerArchiveError) -> [([UInt8], [UInt8])] {
         let size = llistxattr(path, nil, 0)
         if size <= 0 { return [] }
         var names = [CChar](repeating: 0, count: size)
         let got = llistxattr(path, &names, size)
         guard got > 0 else { return [] }
-        var result: [(String, [UInt8])] = []
+        var result: [([UInt8], [UInt8])] = []
         for raw in names[0..<got].split(separator: 0) {
-            let name = String(cString: Array(raw) + [0])
+            let name = Array(raw) + [0]
             let length = lgetxattr(path, name, nil, 0)
             guard length >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: length)
             let n = lgetxattr(path, name, &value, length)
             guard n >= 0 else { continue }
-            result.append((name, Array(value[0..<n])))
+            result.append((raw.map { UInt8(bitPattern: $0) }, Array(value[0..<n])))
         }
-        return result.sorted { $0.0 < $1.0 }
+        return result.sorted { $0.0.lexicographicallyPrecedes($1.0) }
     }
 
-    static func readLink(_ path: String) throws(LayerArchiveError) -> String {
+    /// The target of the symlink at `path`, as bytes.
+    static func readLink(_ path: [CChar]) throws(LayerArchiveError) -> [UInt8] {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else {
-            throw LayerArchiveError(path: path, message: "readlink: \(String(cString: strerror(errno)))")
-        }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard n >= 0 else { throw failure(path, "readlink") }
+        return buffer[0..<n].map { UInt8(bitPattern: $0) }
+    }
+
+    /// A NUL-terminated host path, readable for messages.
+    private static func display(_ path: [CChar]) -> String {
+        PathBytes.display(path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+    }
+
+    /// An error for a failed system call on `path`, with errno's text.
+    private static func failure(_ path: [CChar], _ what: String) -> LayerArchiveError {
+        LayerArchiveError(path: display(path), message: "\(what): \(String(cString: strerror(errno)))")
     }
 }
 
