@@ -155,7 +155,14 @@ struct TreeWriter {
         case Glibc.S_IFREG:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
             isHardlink = linkToEarlier(entry, path, st, state: state)
-            if !isHardlink { archive_entry_set_size(entry, Int64(st.st_size)) }
+            if !isHardlink {
+                archive_entry_set_size(entry, Int64(st.st_size))
+                if options.preserveHoles && Int64(st.st_blocks) * 512 < Int64(st.st_size) {
+                    for region in Self.dataRegions(host, size: Int64(st.st_size)) ?? [] {
+                        archive_entry_sparse_add_entry(entry, region.offset, region.length)
+                    }
+                }
+            }
         case Glibc.S_IFDIR:
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFDIR))
         case Glibc.S_IFLNK:
@@ -174,6 +181,35 @@ struct TreeWriter {
         if type == Glibc.S_IFREG && !isHardlink && st.st_size > 0 {
             try copyData(host, size: Int64(st.st_size), archive: archive, state: state, entry: path)
         }
+    }
+
+    /// The data regions of a file with holes (SEEK_DATA / SEEK_HOLE), or nil when it has none or
+    /// the file system cannot say. The data written for the entry is still the whole file; the
+    /// archive writer leaves out the holes.
+    static func dataRegions(_ host: [CChar], size: Int64) -> [(offset: Int64, length: Int64)]? {
+        let seekData: Int32 = 3  // SEEK_DATA
+        let seekHole: Int32 = 4  // SEEK_HOLE
+        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var regions: [(offset: Int64, length: Int64)] = []
+        var offset: Int64 = 0
+        while offset < size {
+            let data = lseek(fd, off_t(offset), seekData)
+            if data < 0 {
+                if errno == ENXIO { break }  // only a hole remains
+                return nil
+            }
+            let hole = lseek(fd, data, seekHole)
+            guard hole >= 0 else { return nil }
+            let end = min(Int64(hole), size)
+            regions.append((Int64(data), end - Int64(data)))
+            offset = end
+        }
+        if regions.count == 1 && regions[0].offset == 0 && regions[0].length == size { return nil }
+        // A map ending in a hole records the file's end as an empty region, as GNU tar does.
+        if regions.last.map({ $0.offset + $0.length }) != size { regions.append((size, 0)) }
+        return regions
     }
 
     /// Sets the mtime, clamped to SOURCE_DATE_EPOCH when one is given.

@@ -14,9 +14,14 @@ public struct LayerWriteOptions: Sendable, Equatable {
     /// When set, file mtimes later than this (seconds since the epoch) are clamped to it, for
     /// reproducible layers (SOURCE_DATE_EPOCH).
     public var sourceDateEpoch: Int64?
+    /// Write files with holes as sparse entries (PAX GNU.sparse 1.0), so a tar of a tree keeps
+    /// them sparse. Off for layers: whether a run of zeros is a hole depends on how the file was
+    /// written, and a layer's bytes must depend only on its content.
+    public var preserveHoles: Bool
 
-    public init(sourceDateEpoch: Int64? = nil) {
+    public init(sourceDateEpoch: Int64? = nil, preserveHoles: Bool = false) {
         self.sourceDateEpoch = sourceDateEpoch
+        self.preserveHoles = preserveHoles
     }
 }
 

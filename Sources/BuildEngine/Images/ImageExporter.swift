@@ -19,7 +19,8 @@ public struct ImageExporter: Sendable {
         let chain = Array(try await snapshotter.snapshots(of: image).reversed())
         let output = path == "-" ? "/dev/stdout" : path
         try await snapshotter.withReadOnlyView(of: chain) { root in
-            _ = try LayerArchive.writeTree(directory: root, to: output, options: .init(), skipOverlayWhiteouts: true)
+            _ = try LayerArchive.writeTree(
+                directory: root, to: output, options: .init(preserveHoles: true), skipOverlayWhiteouts: true)
         }
     }
 }
