@@ -140,3 +140,47 @@ import Testing
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
     }
 }
+
+/// Several berth processes on one store at once.
+@Suite(.serialized) struct SharedStoreTests {
+    @Test func concurrentBuildsAndAPruneLeaveAConsistentStore() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        var processes: [Process] = []
+        for index in 0..<4 {
+            let context = try h.context(
+                "app\(index)",
+                [
+                    "Dockerfile": """
+                    FROM busybox-base
+                    RUN echo \(index) > /index && dd if=/dev/urandom of=/noise bs=64k count=8 2>/dev/null
+                    COPY . /ctx
+                    """,
+                    "file": "\(index)\n",
+                ])
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: BerthHarness.binary)
+            process.arguments = ["--root", h.root, "build", "-q", "-t", "app\(index)", context]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        let prune = Process()
+        prune.executableURL = URL(fileURLWithPath: BerthHarness.binary)
+        prune.arguments = ["--root", h.root, "system", "prune", "-f"]
+        prune.standardOutput = FileHandle.nullDevice
+        prune.standardError = FileHandle.nullDevice
+        try prune.run()
+        for process in processes + [prune] {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        for index in 0..<4 {
+            #expect(try h.berth(["run", "--rm", "app\(index)", "cat", "/index"]).stdout == "\(index)\n")
+        }
+        let check = try h.berth(["system", "check"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(h.leakedMounts().isEmpty)
+    }
+}
