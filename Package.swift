@@ -63,7 +63,7 @@ let package = Package(
             name: "berth",
             dependencies: [
                 "BuildEngine", "Registry", "ImageStore", "LayerArchive", "Snapshots", "ContainerRuntime",
-                "OCIImage", "DockerfileSyntax",
+                "OCIImage", "DockerfileSyntax", "CRuntimeShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -272,17 +273,19 @@ static void exec_command(const struct berth_spawn_config *c) {
 /// copied berth's whole descriptor table, including files other threads are writing (a layer,
 /// a copied binary): holding those open could make another container's exec fail with ETXTBSY.
 static void close_inherited(const struct berth_spawn_config *c) {
-    int keep[8];
+    int keep[9 + 8];
     int n = 0;
-    int candidates[] = {0, 1, 2, c->sync_fd, c->error_fd, c->stdin_fd, c->stdout_fd, c->stderr_fd};
-    for (int i = 0; i < 8; i++) {
+    int candidates[9 + 8] = {0, 1, 2, c->sync_fd, c->error_fd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->report_fd};
+    int count = 9;
+    for (int i = 0; i < c->join_count && i < 8; i++) candidates[count++] = c->join_namespaces[i];
+    for (int i = 0; i < count; i++) {
         int fd = candidates[i];
         if (fd < 0) continue;
         int seen = 0;
         for (int j = 0; j < n; j++) if (keep[j] == fd) seen = 1;
         if (!seen) keep[n++] = fd;
     }
-    // Insertion sort: at most eight entries.
+    // Insertion sort: a handful of entries.
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
     int next = 0;
@@ -291,6 +294,43 @@ static void close_inherited(const struct berth_spawn_config *c) {
         next = keep[i] + 1;
     }
     syscall(SYS_close_range, next, ~0U, 0);
+}
+
+/// Step 2 (shared with exec): dup the given descriptors onto 0, 1 and 2; for `-t`, start a new
+/// session and take the pty slave on stdin as the controlling terminal.
+static void standard_streams(const struct berth_spawn_config *c) {
+    if ((c->stdin_fd >= 0 && dup2(c->stdin_fd, 0) < 0) || (c->stdout_fd >= 0 && dup2(c->stdout_fd, 1) < 0) ||
+        (c->stderr_fd >= 0 && dup2(c->stderr_fd, 2) < 0))
+        fail(c, BERTH_STEP_STDIO, NULL);
+    if (c->terminal) {
+        if (setsid() < 0) fail(c, BERTH_STEP_STDIO, "setsid");
+        if (ioctl(0, TIOCSCTTY, 0) != 0) fail(c, BERTH_STEP_STDIO, "controlling terminal");
+    }
+}
+
+/// Step 12 (shared with exec): resource limits, then the working directory, which must lie
+/// inside the root (CVE-2024-21626: a leaked directory descriptor could otherwise point outside).
+static void limits_and_cwd(const struct berth_spawn_config *c) {
+    for (int i = 0; i < c->rlimit_count; i++) {
+        struct rlimit limit = {c->rlimits[i].soft, c->rlimits[i].hard};
+        if (setrlimit(c->rlimits[i].resource, &limit) != 0) fail(c, BERTH_STEP_USER, "setrlimit");
+    }
+    if (chdir(c->cwd) != 0) fail(c, BERTH_STEP_CWD, c->cwd);
+    char cwd[4096];
+    long length = syscall(SYS_getcwd, cwd, sizeof cwd);
+    if (length <= 0 || cwd[0] != '/') { errno = ENOENT; fail(c, BERTH_STEP_CWD, "working directory is outside the root"); }
+}
+
+/// Step 9–11 (shared with exec): no_new_privs and seccomp while CAP_SYS_ADMIN is still held,
+/// then capabilities and user.
+static void confine(const struct berth_spawn_config *c) {
+    if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, BERTH_STEP_SECCOMP, "no_new_privs");
+    if (c->seccomp_filter) {
+        struct sock_fprog program = {c->seccomp_length, (struct sock_filter *)c->seccomp_filter};
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) fail(c, BERTH_STEP_SECCOMP, NULL);
+    }
+    drop_capabilities(c);
+    switch_user(c);
 }
 
 static int child_main(const struct berth_spawn_config *c) {
@@ -307,10 +347,8 @@ static int child_main(const struct berth_spawn_config *c) {
     // Now inside its cgroup: a new cgroup namespace makes that cgroup the container's root.
     if (c->cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0) fail(c, BERTH_STEP_SYNC, "cgroup namespace");
 
-    // Step 2: standard streams.
-    if ((c->stdin_fd >= 0 && dup2(c->stdin_fd, 0) < 0) || (c->stdout_fd >= 0 && dup2(c->stdout_fd, 1) < 0) ||
-        (c->stderr_fd >= 0 && dup2(c->stderr_fd, 2) < 0))
-        fail(c, BERTH_STEP_STDIO, NULL);
+    // Step 2: standard streams; with a terminal, a new session whose controlling terminal it is.
+    standard_streams(c);
 
     // Step 3: hostname in the new UTS namespace.
     if ((c->clone_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) != 0)
@@ -340,23 +378,12 @@ static int child_main(const struct berth_spawn_config *c) {
     if (c->loopback_up) loopback_up(c);
 
     // Step 9: seccomp, while we still hold CAP_SYS_ADMIN (without no_new_privs loading a filter
-    // is a privileged operation). The filter allows the few calls that follow.
-    if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, BERTH_STEP_SECCOMP, "no_new_privs");
-    if (c->seccomp_filter) {
-        struct sock_fprog program = {c->seccomp_length, (struct sock_filter *)c->seccomp_filter};
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) fail(c, BERTH_STEP_SECCOMP, NULL);
-    }
+    // is a privileged operation; the filter allows the few calls that follow); steps 10–11:
+    // capabilities and user.
+    confine(c);
 
-    // Step 10–11: capabilities and user.
-    drop_capabilities(c);
-    switch_user(c);
-
-    // Step 12: the working directory, which must lie inside the new root (CVE-2024-21626: a
-    // leaked directory descriptor could otherwise point outside).
-    if (chdir(c->cwd) != 0) fail(c, BERTH_STEP_CWD, c->cwd);
-    char cwd[4096];
-    long length = syscall(SYS_getcwd, cwd, sizeof cwd);
-    if (length <= 0 || cwd[0] != '/') { errno = ENOENT; fail(c, BERTH_STEP_CWD, "working directory is outside the root"); }
+    // Step 12: resource limits and the working directory.
+    limits_and_cwd(c);
 
     // Containers start with docker's umask.
     umask(022);
@@ -372,6 +399,91 @@ pid_t berth_spawn(const struct berth_spawn_config *config) {
     // A fork-like clone: the child gets a copy of this (single) thread's memory and new namespaces.
     long pid = syscall(SYS_clone, (unsigned long)(config->clone_flags | SIGCHLD), 0, 0, 0, 0);
     if (pid == 0) _exit(child_main(config));
+    return (pid_t)pid;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminals for `-t` (called from Swift in berth's own process, not after clone).
+
+#include <termios.h>
+
+int berth_open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    char name[128];
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0) { close(m); return -1; }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) { close(m); return -1; }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int berth_copy_window_size(int from, int to) {
+    struct winsize size;
+    if (ioctl(from, TIOCGWINSZ, &size) != 0) return -1;
+    return ioctl(to, TIOCSWINSZ, &size);
+}
+
+int berth_set_window_size(int fd, unsigned short rows, unsigned short columns) {
+    struct winsize size = {rows, columns, 0, 0};
+    return ioctl(fd, TIOCSWINSZ, &size);
+}
+
+const int berth_termios_size = sizeof(struct termios);
+
+int berth_make_raw(int fd, void *saved) {
+    struct termios settings;
+    if (tcgetattr(fd, &settings) != 0) return -1;
+    memcpy(saved, &settings, sizeof settings);
+    cfmakeraw(&settings);
+    return tcsetattr(fd, TCSANOW, &settings);
+}
+
+int berth_restore_terminal(int fd, const void *saved) {
+    return tcsetattr(fd, TCSANOW, (const struct termios *)saved);
+}
+
+// ---------------------------------------------------------------------------------------------
+// exec: a new process in a running container.
+
+/// The final process of an exec: berth's child (CLONE_PARENT), already inside the container's
+/// namespaces. Waits for berth to place it in the container's cgroups, then confines and execs.
+static int exec_final(const struct berth_spawn_config *c) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    char go;
+    if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);
+    close(c->sync_fd);
+    standard_streams(c);
+    confine(c);
+    limits_and_cwd(c);
+    umask(022);
+    if (c->error_fd > 3) syscall(SYS_close_range, 3, c->error_fd - 1, 0);
+    syscall(SYS_close_range, c->error_fd + 1, ~0U, 0);
+    exec_command(c);
+    return 127;
+}
+
+/// The intermediate process: joins every namespace (the mount namespace last but one, the pid
+/// namespace takes effect for children only), clones the final process, reports its pid, exits.
+static int exec_intermediate(const struct berth_spawn_config *c) {
+    close_inherited(c);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    for (int i = 0; i < c->join_count; i++) {
+        if (setns(c->join_namespaces[i], 0) != 0) fail(c, BERTH_STEP_SYNC, "join namespace");
+        close(c->join_namespaces[i]);
+    }
+    long pid = syscall(SYS_clone, (unsigned long)CLONE_PARENT, 0, 0, 0, 0);
+    if (pid < 0) fail(c, BERTH_STEP_SYNC, "clone");
+    if (pid == 0) _exit(exec_final(c));
+    pid_t reported = (pid_t)pid;
+    if (write(c->report_fd, &reported, sizeof reported) != sizeof reported) _exit(1);
+    return 0;
+}
+
+pid_t berth_spawn_into(const struct berth_spawn_config *config) {
+    long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) _exit(exec_intermediate(config));
     return (pid_t)pid;
 }
 

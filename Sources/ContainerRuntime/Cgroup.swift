@@ -222,3 +222,27 @@ final class Cgroup {
         return n == bytes.count ? nil : errno
     }
 }
+
+extension Cgroup {
+    /// The cgroup directories process `pid` belongs to, in every hierarchy berth uses (from
+    /// /proc/PID/cgroup), for an exec'd process to join.
+    static func paths(of pid: pid_t, layout: CgroupLayout = .detect()) -> [String] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return [] }
+        var result: [String] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3 else { continue }
+            if fields[0] == "0" && fields[1].isEmpty {
+                switch layout {
+                case .v2: result.append("/sys/fs/cgroup" + fields[2])
+                case .v1(let unified): if let unified { result.append(unified + fields[2]) }
+                }
+            } else {
+                for controller in fields[1].split(separator: ",") where v1Controllers.contains(String(controller)) {
+                    result.append("/sys/fs/cgroup/\(controller)" + fields[2])
+                }
+            }
+        }
+        return Array(Set(result)).sorted()
+    }
+}

@@ -29,7 +29,10 @@ public struct ContainerRuntime: Sendable {
 
     /// Runs the container to completion and returns how it ended. Cancelling the calling task
     /// kills the container and throws ``RuntimeError/cancelled`` once it is reaped.
-    public func run(id: String, spec: ContainerSpec, io: ProcessIO) async throws(RuntimeError) -> ExitStatus {
+    /// `onStart` gets the container's init pid (in berth's pid namespace) once it has exec'd.
+    public func run(
+        id: String, spec: ContainerSpec, io: ProcessIO, onStart: (@Sendable (pid_t) -> Void)? = nil
+    ) async throws(RuntimeError) -> ExitStatus {
         guard !spec.process.args.isEmpty else { throw .invalidSpec("no command to run") }
         guard spec.process.cwd.hasPrefix("/") else {
             throw .invalidSpec("working directory '\(spec.process.cwd)' must be absolute")
@@ -96,7 +99,34 @@ public struct ContainerRuntime: Sendable {
         let seccomp = try seccompProgram(spec.seccomp, capabilities: capabilities)
         let launch = Launch(
             spec: spec, env: env, searchPath: searchPath, user: user, mounts: mounts, capabilities: capabilities,
-            seccomp: seccomp, id: id)
+            seccomp: seccomp, id: id, onStart: onStart)
+        return try await launch.run(io: io)
+    }
+
+    /// Runs `process` inside the running container whose init is `pid` (`exec`): it joins the
+    /// container's namespaces and cgroups and is confined like the container (`spec`'s
+    /// capabilities, seccomp profile and no_new_privs). Returns how it ended.
+    public func exec(
+        into pid: pid_t, spec: ContainerSpec, process: ProcessSpec, io: ProcessIO,
+        onStart: (@Sendable (pid_t) -> Void)? = nil
+    ) async throws(RuntimeError) -> ExitStatus {
+        guard !process.args.isEmpty else { throw .invalidSpec("no command to run") }
+        guard process.cwd.hasPrefix("/") else {
+            throw .invalidSpec("working directory '\(process.cwd)' must be absolute")
+        }
+        // The container's files, as its init sees them.
+        let user = try UserResolver.resolve(process.user, root: "/proc/\(pid)/root")
+        var env = process.env
+        if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.insert("PATH=\(Self.defaultPath)", at: 0) }
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=\(user.home)") }
+        let searchPath = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? Self.defaultPath
+        let capabilities = try Capabilities.mask(spec.capabilities, last: Int(berth_last_capability()))
+        let seccomp = try seccompProgram(spec.seccomp, capabilities: capabilities)
+        var execSpec = spec
+        execSpec.process = process
+        let launch = Launch(
+            spec: execSpec, env: env, searchPath: searchPath, user: user, mounts: [], capabilities: capabilities,
+            seccomp: seccomp, id: "exec", join: pid, onStart: onStart)
         return try await launch.run(io: io)
     }
 

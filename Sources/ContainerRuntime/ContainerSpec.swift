@@ -41,17 +41,63 @@ public struct ContainerSpec: Codable, Sendable {
 public struct ProcessSpec: Codable, Sendable {
     public var args: [String]
     public var env: [String]
-    /// Working directory inside the container; created when missing.
     public var cwd: String
-    /// `""`, `name`, `uid`, `name:group` or `uid:gid`, resolved in the container's /etc/passwd
-    /// and /etc/group.
     public var user: String
+    /// Standard input is a pty slave that becomes the controlling terminal (`-t`).
+    public var terminal: Bool
+    /// Resource limits set before exec (`--ulimit`).
+    public var rlimits: [ResourceLimit]
 
-    public init(args: [String], env: [String], cwd: String = "/", user: String = "") {
+    public init(
+        args: [String], env: [String], cwd: String = "/", user: String = "", terminal: Bool = false,
+        rlimits: [ResourceLimit] = []
+    ) {
         self.args = args
         self.env = env
         self.cwd = cwd
         self.user = user
+        self.terminal = terminal
+        self.rlimits = rlimits
+    }
+}
+
+/// One `--ulimit NAME=SOFT[:HARD]`.
+public struct ResourceLimit: Codable, Sendable, Equatable {
+    /// Docker's names: nofile, nproc, core, cpu, data, fsize, locks, memlock, msgqueue, nice,
+    /// rtprio, rttime, sigpending, stack, as.
+    public var name: String
+    public var soft: UInt64
+    public var hard: UInt64
+
+    public init(name: String, soft: UInt64, hard: UInt64) {
+        self.name = name
+        self.soft = soft
+        self.hard = hard
+    }
+
+    /// RLIMIT_* numbers by docker's names.
+    public static let resources: [String: Int32] = [
+        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8,
+        "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15,
+    ]
+
+    /// Parses `nofile=1024:2048` (a single value sets both); the soft limit may not exceed the hard.
+    public static func parse(_ text: String) throws(RuntimeError) -> ResourceLimit {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, resources[parts[0]] != nil else {
+            throw .invalidSpec("invalid ulimit '\(text)': expected NAME=SOFT[:HARD] with a known NAME")
+        }
+        let values = parts[1].split(separator: ":", omittingEmptySubsequences: false).map { Self.value(String($0)) }
+        guard (1...2).contains(values.count), let soft = values[0], let hard = values.count == 2 ? values[1] : values[0]
+        else { throw .invalidSpec("invalid ulimit '\(text)': values must be numbers or unlimited") }
+        guard soft <= hard else {
+            throw .invalidSpec("invalid ulimit '\(text)': soft limit \(soft) is above the hard limit \(hard)")
+        }
+        return ResourceLimit(name: parts[0], soft: soft, hard: hard)
+    }
+
+    private static func value(_ text: String) -> UInt64? {
+        text == "unlimited" || text == "-1" ? UInt64.max : UInt64(text)
     }
 }
 
@@ -126,4 +172,6 @@ public enum ProcessIO: Sendable {
     case inherit
     /// Standard input is /dev/null; output chunks are delivered as they come.
     case capture(@Sendable (OutputStream, [UInt8]) -> Void)
+    /// These descriptors become the container's 0, 1 and 2 (pipes, a pty slave, /dev/null).
+    case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
 }

@@ -18,6 +18,10 @@ struct Launch {
     /// Compiled BPF (struct sock_filter array), nil for unconfined.
     let seccomp: [UInt8]?
     let id: String
+    /// exec: the init process of the running container to join; nil starts a new container.
+    var join: pid_t? = nil
+    /// Called with the process's pid (in berth's pid namespace) once it has exec'd.
+    var onStart: (@Sendable (pid_t) -> Void)? = nil
 
     /// The pid of the running container, for the cancellation handler.
     private final class Child: Sendable {
@@ -62,7 +66,8 @@ struct Launch {
         config.stdin_fd = -1
         config.stdout_fd = -1
         config.stderr_fd = -1
-        if case .capture = io {
+        switch io {
+        case .capture:
             guard berth_pipe(&out) == 0, berth_pipe(&err) == 0 else {
                 return .failure(.system(operation: "pipe", errno: errno))
             }
@@ -70,7 +75,20 @@ struct Launch {
             config.stdin_fd = devNull
             config.stdout_fd = out[1]
             config.stderr_fd = err[1]
+        case .descriptors(let stdin, let stdout, let stderr):
+            config.stdin_fd = stdin
+            config.stdout_fd = stdout
+            config.stderr_fd = stderr
+        case .inherit:
+            break
         }
+        config.terminal = spec.process.terminal ? 1 : 0
+        let limits = spec.process.rlimits.compactMap { limit in
+            ResourceLimit.resources[limit.name].map { berth_rlimit(resource: $0, soft: limit.soft, hard: limit.hard) }
+        }
+        config.rlimits = arena.array(limits)
+        config.rlimit_count = Int32(limits.count)
+        config.report_fd = -1
         // The cgroup namespace is entered by the child after it joined its cgroup (see the shim).
         var flags = BERTH_CLONE_NEWNS | BERTH_CLONE_NEWPID | BERTH_CLONE_NEWUTS | BERTH_CLONE_NEWIPC
         if spec.network == .none { flags |= BERTH_CLONE_NEWNET }
@@ -114,6 +132,10 @@ struct Launch {
         config.sync_fd = sync[0]
         config.error_fd = errors[1]
 
+        if let join {
+            return spawnInto(
+                join, config: &config, sync: &sync, errors: &errors, io: io, out: &out, err: &err, child: child)
+        }
         let cgroup: Cgroup
         do {
             cgroup = try Cgroup(id: id, limits: spec.resources)
@@ -162,25 +184,15 @@ struct Launch {
             failure = Self.error(from: record)
         }
 
-        var readers: [Thread] = []
-        let group = DispatchGroup()
-        if case .capture(let deliver) = io {
-            for (fd, stream) in [(out[0], OutputStream.stdout), (err[0], OutputStream.stderr)] {
-                group.enter()
-                let reader = Thread {
-                    var buffer = [UInt8](repeating: 0, count: 65536)
-                    while true {
-                        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                        if count < 0 && errno == EINTR { continue }
-                        if count <= 0 { break }
-                        deliver(stream, Array(buffer[0..<count]))
-                    }
-                    group.leave()
-                }
-                readers.append(reader)
-                reader.start()
-            }
-        }
+        let group = startReaders(io: io, out: out[0], err: err[0])
+        if failure == nil { onStart?(pid) }
+        return wait(pid, failure: failure, child: child, readers: group)
+    }
+
+    /// Collects the process's end, after its output readers finished.
+    private func wait(
+        _ pid: pid_t, failure: RuntimeError?, child: Child, readers group: DispatchGroup
+    ) -> Result<ExitStatus, RuntimeError> {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         child.pid.withLock { $0 = 0 }
@@ -189,6 +201,94 @@ struct Launch {
         let code = status & 0x7f
         if code == 0 { return .success(.exited((status >> 8) & 0xff)) }
         return .success(.signaled(code))
+    }
+
+    /// Starts `output` readers for captured streams.
+    private func startReaders(io: ProcessIO, out: Int32, err: Int32) -> DispatchGroup {
+        let group = DispatchGroup()
+        guard case .capture(let deliver) = io else { return group }
+        for (fd, stream) in [(out, OutputStream.stdout), (err, OutputStream.stderr)] {
+            group.enter()
+            let reader = Thread {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    deliver(stream, Array(buffer[0..<count]))
+                }
+                group.leave()
+            }
+            reader.start()
+        }
+        return group
+    }
+
+    /// exec: joins the namespaces and cgroups of the running container whose init is `target`.
+    private func spawnInto(
+        _ target: pid_t, config: inout berth_spawn_config, sync: inout [Int32], errors: inout [Int32], io: ProcessIO,
+        out: inout [Int32], err: inout [Int32], child: Child
+    ) -> Result<ExitStatus, RuntimeError> {
+        var namespaces: [Int32] = []
+        defer { for fd in namespaces { close(fd) } }
+        // The mount namespace last: after it, /proc paths of the host are no longer reachable.
+        for name in ["ipc", "uts", "net", "pid", "cgroup", "mnt"] {
+            let fd = open("/proc/\(target)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return .failure(.system(operation: "open /proc/\(target)/ns/\(name)", errno: errno)) }
+            namespaces.append(fd)
+        }
+        let cgroupPaths = Cgroup.paths(of: target)
+        var report: [Int32] = [-1, -1]
+        guard berth_pipe(&report) == 0 else { return .failure(.system(operation: "pipe", errno: errno)) }
+        defer { for fd in report where fd >= 0 { close(fd) } }
+        config.report_fd = report[1]
+        let intermediate = namespaces.withUnsafeBufferPointer { buffer -> pid_t in
+            config.join_namespaces = buffer.baseAddress
+            config.join_count = Int32(buffer.count)
+            return withUnsafePointer(to: &config) { berth_spawn_into($0) }
+        }
+        guard intermediate > 0 else { return .failure(.system(operation: "clone", errno: errno)) }
+        var status: Int32 = 0
+        while waitpid(intermediate, &status, 0) < 0 && errno == EINTR {}
+        close(report[1])
+        report[1] = -1
+        var pid: pid_t = 0
+        let got = withUnsafeMutableBytes(of: &pid) { read(report[0], $0.baseAddress, $0.count) }
+        close(sync[0])
+        sync[0] = -1
+        close(errors[1])
+        errors[1] = -1
+        for index in [1] where out[index] >= 0 || err[index] >= 0 {
+            if out[index] >= 0 { close(out[index]) }
+            if err[index] >= 0 { close(err[index]) }
+            out[index] = -1
+            err[index] = -1
+        }
+        guard got == MemoryLayout<pid_t>.size, pid > 0 else {
+            var record = berth_child_error()
+            let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
+            if n == MemoryLayout<berth_child_error>.size { return .failure(Self.error(from: record)) }
+            return .failure(.setup(step: "join container", detail: "the container is not running", errno: ESRCH))
+        }
+        child.pid.withLock { $0 = pid }
+        for path in cgroupPaths {
+            let fd = open(path + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 {
+                let text = Array("\(pid)\n".utf8)
+                _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            }
+        }
+        var go: UInt8 = 1
+        _ = write(sync[1], &go, 1)
+        close(sync[1])
+        sync[1] = -1
+        var record = berth_child_error()
+        let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
+        let failure = n == MemoryLayout<berth_child_error>.size ? Self.error(from: record) : nil
+        let group = startReaders(io: io, out: out[0], err: err[0])
+        if failure == nil { onStart?(pid) }
+        return wait(pid, failure: failure, child: child, readers: group)
     }
 
     static func error(from record: berth_child_error) -> RuntimeError {

@@ -21,6 +21,7 @@ public struct StoreProblem: Sendable, Equatable, CustomStringConvertible {
         case recordBlob(String, size: Int64)
         case deleteSnapshotTree(Int64)
         case removeSnapshotDirectory(String)
+        case removeContainerDirectory(String)
         case deleteCacheRecord(String)
         case unmount(String)
         case removeTemporary(String)
@@ -190,6 +191,13 @@ extension ImageStore {
                         repair: inUse ? nil : .deleteSnapshotTree(id)))
             }
         }
+        let containerIDs = Set(((try? containers()) ?? []).map(\.id))
+        for name in (try? FileSystem.listDirectory(root + "/containers")) ?? [] where !containerIDs.contains(name) {
+            report.problems.append(
+                StoreProblem(
+                    description: "container directory \(root)/containers/\(name) has no record",
+                    repair: .removeContainerDirectory(name)))
+        }
         for name in (try? FileSystem.listDirectory(snapshotsDirectory)) ?? [] where name != "empty" {
             if let id = Int64(name), references.snapshots[id] != nil { continue }
             report.problems.append(
@@ -229,6 +237,8 @@ extension ImageStore {
             try deleteSnapshotTree(id)
         case .removeSnapshotDirectory(let name):
             _ = try removeSnapshotDirectory(name)
+        case .removeContainerDirectory(let id):
+            _ = try removeContainerDirectory(id)
         case .deleteCacheRecord(let key):
             try db.query("DELETE FROM cache WHERE key = ?", [.text(key)])
         case .unmount(let path):

@@ -13,12 +13,16 @@ public struct PruneRequest: Sendable {
     public var allImages: Bool
     /// Remove build-cache records (`system prune`).
     public var buildCache: Bool
+    /// Remove containers that are not running (`system prune`, `container prune`).
+    public var stoppedContainers: Bool
     /// Keep the most recently used build cache up to this many bytes (`--keep-storage`).
     public var keepStorage: Int64?
 
     public init(
-        danglingImages: Bool = true, allImages: Bool = false, buildCache: Bool = false, keepStorage: Int64? = nil
+        danglingImages: Bool = true, allImages: Bool = false, buildCache: Bool = false, keepStorage: Int64? = nil,
+        stoppedContainers: Bool = false
     ) {
+        self.stoppedContainers = stoppedContainers
         self.danglingImages = danglingImages
         self.allImages = allImages
         self.buildCache = buildCache
@@ -28,6 +32,7 @@ public struct PruneRequest: Sendable {
 
 /// What a prune removed.
 public struct PruneReport: Sendable, Equatable {
+    public var deletedContainers: [String] = []
     public var untagged: [String] = []
     public var deletedImages: [Digest] = []
     /// Build-cache record keys.
@@ -45,6 +50,7 @@ extension ImageStore {
     public func prune(_ request: PruneRequest, onWait: @Sendable () -> Void = {}) throws(StoreError) -> PruneReport {
         try withExclusiveAccess(onWait: onWait) { () throws(StoreError) -> PruneReport in
             var report = PruneReport()
+            if request.stoppedContainers { try removeStoppedContainers(into: &report) }
             try db.transaction { () throws(StoreError) in
                 try removeImages(request, into: &report)
                 if request.buildCache { try evictBuildCache(keeping: request.keepStorage, into: &report) }
@@ -54,9 +60,22 @@ extension ImageStore {
         }
     }
 
+    /// Containers whose process is gone (a running state whose process died counts as stopped).
+    private func removeStoppedContainers(into report: inout PruneReport) throws(StoreError) {
+        for container in try containers() {
+            if container.state == .running, ProcessLiveness.isAlive(container.pid, startTime: container.pidStartTime) {
+                continue
+            }
+            report.reclaimedBytes += try removeContainerDirectory(container.id)
+            try deleteContainer(container.id)
+            report.deletedContainers.append(container.id)
+        }
+    }
+
     private func removeImages(_ request: PruneRequest, into report: inout PruneReport) throws(StoreError) {
         guard request.danglingImages || request.allImages else { return }
-        for image in try images() where request.allImages || image.tags.isEmpty {
+        let used = Set(try containers().map(\.imageID))
+        for image in try images() where (request.allImages || image.tags.isEmpty) && !used.contains(image.id) {
             for tag in image.tags {
                 try db.query("DELETE FROM tags WHERE name = ?", [.text(tag)])
                 report.untagged.append(tag)
@@ -115,6 +134,10 @@ extension ImageStore {
             }
         }
         try sweepBlobs(keeping: references, liveSnapshots: live, into: &report)
+        let containerIDs = Set(try containers().map(\.id))
+        for name in try FileSystem.listDirectory(root + "/containers") where !containerIDs.contains(name) {
+            report.reclaimedBytes += try removeContainerDirectory(name)
+        }
         for name in try FileSystem.listDirectory(temporaryDirectory) {
             report.reclaimedBytes += FileSystem.diskUsage(temporaryDirectory + "/" + name)
             try FileSystem.removeTree(temporaryDirectory + "/" + name)
@@ -152,10 +175,18 @@ extension ImageStore {
         }
     }
 
+    /// Unmounts and removes a container's directory; returns the bytes it held.
+    public func removeContainerDirectory(_ id: String) throws(StoreError) -> Int64 {
+        try removeDirectoryUnmounting(containerDirectory(id))
+    }
+
     /// Unmounts (if a crashed berth left it mounted) and removes `snapshots/<name>`; returns the
     /// bytes it held.
     func removeSnapshotDirectory(_ name: String) throws(StoreError) -> Int64 {
-        let directory = snapshotsDirectory + "/" + name
+        try removeDirectoryUnmounting(snapshotsDirectory + "/" + name)
+    }
+
+    private func removeDirectoryUnmounting(_ directory: String) throws(StoreError) -> Int64 {
         for mountPoint in Self.mountPoints().reversed()
         where mountPoint == directory || mountPoint.hasPrefix(directory + "/") {
             umount2(mountPoint, Int32(MNT_DETACH))

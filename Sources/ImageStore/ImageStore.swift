@@ -6,6 +6,7 @@ import OCIImage
 /// Layout under `root`:
 /// - `blobs/sha256/<hex>`: blobs (configs, manifests, layer tars), written temp → fsync → rename.
 /// - `snapshots/<n>/fs`: committed overlay snapshots (numeric ids keep overlay option strings short).
+/// - `containers/<id>/`: a container's upper directory, overlay work directory, mount point, log.
 /// - `tmp/`: temporary files on the same filesystem, for atomic renames.
 /// - `berth.db`: images, tags, snapshots, cache records.
 /// - `lock`: every berth process holds a shared lock on it while it uses the store; garbage
@@ -19,7 +20,7 @@ public actor ImageStore {
     /// Opens (creating if needed) the store at `root`.
     public init(root: String) throws(StoreError) {
         self.root = root
-        for dir in ["", "blobs/sha256", "snapshots", "tmp", "runtime"] {
+        for dir in ["", "blobs/sha256", "snapshots", "containers", "tmp", "runtime"] {
             try FileSystem.makeDirectory(root + "/" + dir)
         }
         lock = try StoreLock(path: root + "/lock")
@@ -95,6 +96,24 @@ enum Migrations {
             digest TEXT NOT NULL REFERENCES blobs(digest) ON DELETE CASCADE,
             size INTEGER NOT NULL,
             PRIMARY KEY(diff_id, algorithm));
+        """,
+        // Containers: created from an image, run in the foreground or under a monitor.
+        """
+        CREATE TABLE containers(
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            image_id TEXT NOT NULL,
+            image_name TEXT NOT NULL,
+            config TEXT NOT NULL,
+            state TEXT NOT NULL,
+            pid INTEGER,
+            pid_start INTEGER,
+            monitor_pid INTEGER,
+            exit_code INTEGER,
+            created TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT);
+        CREATE INDEX containers_image ON containers(image_id);
         """,
     ]
 

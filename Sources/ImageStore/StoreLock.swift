@@ -38,6 +38,12 @@ final class StoreLock: @unchecked Sendable {
         }
     }
 
+    /// Gives the lock up: this process no longer holds anything the store does not record
+    /// (a running container is protected by its record).
+    func unlock() {
+        _ = flock(fd, LOCK_UN)
+    }
+
     /// Returns to a shared lock.
     func lockShared() throws(StoreError) {
         guard Self.flockRetrying(fd, LOCK_SH) == 0 else {
@@ -54,6 +60,13 @@ final class StoreLock: @unchecked Sendable {
 }
 
 extension ImageStore {
+    /// Stops holding the store's shared lock, for processes that live long with nothing but
+    /// recorded state (a running container, a container monitor): garbage collection need not
+    /// wait for them.
+    public func releaseUseLock() {
+        lock.unlock()
+    }
+
     /// Runs `body` while holding the store exclusively: no other berth process is using it.
     /// `onWait` is called (once) when other processes hold the store and berth has to wait.
     public func withExclusiveAccess<T: Sendable>(

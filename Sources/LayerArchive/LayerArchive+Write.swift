@@ -7,6 +7,11 @@ import OCIImage
 #endif
 
 extension LayerArchive {
+    /// True when `path` is an overlay directory marked opaque (`trusted.overlay.opaque=y`).
+    public static func isOpaqueDirectory(_ path: String) -> Bool {
+        TreeWriter.isOpaque(PathBytes.cString(Array(path.utf8)))
+    }
+
     /// Writes the OCI layer tar of an overlayfs upper directory: overlay whiteouts (0:0 character
     /// devices) become `.wh.NAME` entries, and a directory marked `trusted.overlay.opaque=y` is
     /// followed by a `.wh..wh..opq` entry. Overlay-private xattrs are left out.
@@ -89,6 +94,9 @@ struct TreeWriter {
     private func walk(_ relative: [UInt8], archive: OpaquePointer, state: State) throws(LayerArchiveError) {
         for name in try Self.sortedChildren(hostPath(relative)) {
             let path = PathBytes.join(relative, name)
+            if !options.excludedPaths.isEmpty, options.excludedPaths.contains(String(decoding: path, as: UTF8.self)) {
+                continue
+            }
             let host = PathBytes.cString(hostPath(path))
             var st = stat()
             guard lstat(host, &st) == 0 else {

@@ -18,10 +18,14 @@ public struct LayerWriteOptions: Sendable, Equatable {
     /// them sparse. Off for layers: whether a run of zeros is a hole depends on how the file was
     /// written, and a layer's bytes must depend only on its content.
     public var preserveHoles: Bool
+    /// Relative paths (no leading slash) left out with everything below them: a running
+    /// container's mount points, whose contents are mounts, not changes.
+    public var excludedPaths: Set<String>
 
-    public init(sourceDateEpoch: Int64? = nil, preserveHoles: Bool = false) {
+    public init(sourceDateEpoch: Int64? = nil, preserveHoles: Bool = false, excludedPaths: Set<String> = []) {
         self.sourceDateEpoch = sourceDateEpoch
         self.preserveHoles = preserveHoles
+        self.excludedPaths = excludedPaths
     }
 }
 

@@ -12,19 +12,26 @@ extension Snapshotter {
     public func withReadOnlyView<T>(
         of chain: [SnapshotRecord], _ body: (String) async throws -> T
     ) async throws -> T {
-        if chain.isEmpty {
+        try await withReadOnlyView(ofDirectories: chain.map { filesPath(of: $0.id) }, body)
+    }
+
+    /// The same over layer directories in overlay form (topmost first), e.g. a container's upper
+    /// directory above its image's snapshots.
+    public func withReadOnlyView<T>(
+        ofDirectories directories: [String], _ body: (String) async throws -> T
+    ) async throws -> T {
+        if directories.isEmpty {
             let empty = store.snapshotsDirectory + "/empty"
             try FileSystem.makeDirectory(empty)
             return try await body(empty)
         }
-        if chain.count == 1 {
-            return try await body(filesPath(of: chain[0].id))
+        if directories.count == 1 {
+            return try await body(directories[0])
         }
         let mountPoint = store.temporaryPath("view")
         try FileSystem.makeDirectory(mountPoint)
         let options =
-            "lowerdir=" + chain.map { filesPath(of: $0.id) }.joined(separator: ":")
-            + ",redirect_dir=off,metacopy=off,index=off"
+            "lowerdir=" + directories.joined(separator: ":") + ",redirect_dir=off,metacopy=off,index=off"
         guard Glibc.mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), options) == 0 else {
             let code = errno
             rmdir(mountPoint)

@@ -49,7 +49,14 @@ public struct Snapshotter: Sendable {
     /// (`run --rm`): it lives under the store's `tmp/` and is never recorded, so starting one
     /// costs no database write.
     public func prepareScratch(parent: SnapshotRecord?) throws(SnapshotError) -> ActiveSnapshot {
-        let dir = store.temporaryPath("container")
+        try prepareContainer(directory: store.temporaryPath("container"), parent: parent)
+    }
+
+    /// An upper directory for a kept container, in `directory` (the container's own directory):
+    /// `fs/` (upper), `work/`, `root/` (mount point). Existing contents are kept, so a stopped
+    /// container starts again with its changes.
+    public func prepareContainer(directory dir: String, parent: SnapshotRecord?) throws(SnapshotError) -> ActiveSnapshot
+    {
         do {
             for sub in ["", "/fs", "/work", "/root"] {
                 try FileSystem.makeDirectory(dir + sub)

@@ -13,7 +13,11 @@ struct Berth: AsyncParsableCommand {
             BuildCommand.self, RunCommand.self, ImagesCommand.self, ImportCommand.self, SaveCommand.self,
             LoadCommand.self,
             ExportCommand.self, TagCommand.self, RmiCommand.self, InspectCommand.self, HistoryCommand.self,
-            ImageCommand.self, SystemCommand.self,
+            ImageCommand.self, SystemCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self,
+            RestartCommand.self, KillCommand.self, WaitCommand.self, RmCommand.self, RenameCommand.self,
+            DiffCommand.self,
+            CommitCommand.self, PsCommand.self, LogsCommand.self, ExecCommand.self, ContainerCommand.self,
+            MonitorCommand.self,
         ])
 }
 

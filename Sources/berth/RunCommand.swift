@@ -2,31 +2,18 @@ import ArgumentParser
 import BuildEngine
 import ContainerRuntime
 import Foundation
+import ImageStore
 
-/// `berth run`: start a container from an image in the foreground.
+/// `berth run`: create a container from an image and start it, in the foreground or detached.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run a command in a new container.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: ContainerOptions
 
-    @Flag(name: .long, help: "Remove the container when it exits (containers are not kept yet, so this is always so).")
-    var rm = false
-
-    @Option(name: [.short, .customLong("env")], help: "Set an environment variable (KEY=VALUE).")
-    var env: [String] = []
-
-    @Option(name: [.short, .customLong("user")], help: "User to run as (name, uid, name:group, uid:gid).")
-    var user: String?
-
-    @Option(name: [.short, .customLong("workdir")], help: "Working directory inside the container.")
-    var workdir: String?
-
-    @Option(name: .long, help: "Override the image's ENTRYPOINT.")
-    var entrypoint: String?
-
-    @Option(name: .long, help: "Network: host or none.")
-    var network: String = "host"
+    @Flag(name: .shortAndLong, help: "Run in the background and print the container id.")
+    var detach = false
 
     @Argument(help: "The image.")
     var image: String
@@ -42,28 +29,58 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("berth: error: \(error)\n".utf8))
             throw ExitCode(125)
         }
-        let request = ContainerLauncher.Request(
-            image: image, command: command, entrypoint: entrypoint.map { $0.isEmpty ? [] : [$0] }, environment: env,
-            user: user, workingDirectory: workdir, network: network)
-        let launcher = ContainerLauncher(store: stores.store, runtime: stores.runtime)
-        let task = Task { try await launcher.run(request) }
-        let interrupt = SignalCancellation { task.cancel() }
-        defer { interrupt.stop() }
+        let manager = ContainerManager(store: stores.store, runtime: stores.runtime)
+        let record: ContainerRecord
         do {
-            let status = try await task.value
-            throw ExitCode(status.code)
-        } catch let exit as ExitCode {
-            throw exit
+            record = try await manager.create(try options.request(image: image, command: command, store: stores.store))
+            if detach {
+                try MonitorLauncher.start(id: record.id, root: stores.store.root)
+                print(record.id)
+                return
+            }
+        } catch let error as ValidationError {
+            throw error
         } catch {
-            if let signal = interrupt.received { throw ExitCode(128 + signal) }
             FileHandle.standardError.write(Data("berth: error: \(error)\n".utf8))
-            throw ExitCode(Self.exitCode(for: error))
+            throw ExitCode(125)
         }
+        let status = try await ContainerSession.runAttached(
+            record, manager: manager, terminal: options.tty, interactive: options.interactive,
+            keepLog: !options.rm, stopTimeout: options.stopTimeout ?? 10)
+        throw ExitCode(status)
     }
+}
 
-    /// docker's codes: 127 command not found, 126 not executable, 125 anything else.
-    static func exitCode(for error: any Error) -> Int32 {
-        if let runtime = error as? RuntimeError { return runtime.dockerExitCode }
-        return 125
+/// A container run in the foreground: streams wired to berth's, signals forwarded.
+enum ContainerSession {
+    /// Runs `record` attached; returns the exit code berth should end with (docker's rules).
+    static func runAttached(
+        _ record: ContainerRecord, manager: ContainerManager, terminal: Bool, interactive: Bool, keepLog: Bool,
+        stopTimeout: Int
+    ) async throws -> Int32 {
+        let log = keepLog ? ContainerLog(directory: manager.store.containerDirectory(record.id)) : nil
+        let streams: ContainerStreams
+        do {
+            streams = try ContainerStreams(terminal: terminal, interactive: interactive, attached: true, log: log)
+        } catch {
+            FileHandle.standardError.write(Data("berth: error: \(error)\n".utf8))
+            return 125
+        }
+        let forwarder = SignalForwarder(timeout: stopTimeout)
+        defer {
+            forwarder.stop()
+            streams.finish()
+        }
+        do {
+            let status = try await manager.run(record, io: streams.io) { pid in
+                streams.started()
+                forwarder.forward(to: pid)
+            }
+            return status.code
+        } catch {
+            streams.restoreTerminal()
+            FileHandle.standardError.write(Data("berth: error: \(error)\n".utf8))
+            return RunError.exitCode(for: error)
+        }
     }
 }

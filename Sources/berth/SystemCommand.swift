@@ -12,3 +12,9 @@ struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images.", subcommands: [ImagePruneCommand.self])
 }
+
+/// `berth container …`: docker's container management verbs.
+struct ContainerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "container", abstract: "Manage containers.", subcommands: [ContainerPruneCommand.self])
+}

@@ -32,12 +32,13 @@ struct SystemPruneCommand: AsyncParsableCommand {
         }
         let warning =
             all
-            ? "This will remove:\n  - all images\n  - all build cache\n  - all data nothing references"
-            : "This will remove:\n  - all unnamed images\n  - all build cache\n  - all data nothing references"
+            ? "This will remove:\n  - all stopped containers\n  - all images without a container\n  - all build cache\n  - all data nothing references"
+            : "This will remove:\n  - all stopped containers\n  - all unnamed images\n  - all build cache\n  - all data nothing references"
         guard force || Confirmation.ask(warning) else { return }
         let stores = try Stores(global)
         let report = try await stores.store.prune(
-            PruneRequest(danglingImages: true, allImages: all, buildCache: true, keepStorage: keep),
+            PruneRequest(
+                danglingImages: true, allImages: all, buildCache: true, keepStorage: keep, stoppedContainers: true),
             onWait: Confirmation.waitingNotice)
         PruneOutput.print(report)
     }
@@ -68,6 +69,11 @@ struct ImagePruneCommand: AsyncParsableCommand {
 /// docker's prune report.
 enum PruneOutput {
     static func print(_ report: PruneReport) {
+        if !report.deletedContainers.isEmpty {
+            Swift.print("Deleted Containers:")
+            for id in report.deletedContainers { Swift.print(id) }
+            Swift.print("")
+        }
         if !report.untagged.isEmpty || !report.deletedImages.isEmpty {
             Swift.print("Deleted Images:")
             for tag in report.untagged {

@@ -54,6 +54,13 @@ struct berth_device {
     unsigned int minor;
 };
 
+/// A resource limit set before exec (setrlimit).
+struct berth_rlimit {
+    int resource;          ///< RLIMIT_*
+    unsigned long long soft;
+    unsigned long long hard;
+};
+
 struct berth_spawn_config {
     const char *root;              ///< host path of the container's root (already mounted)
     int clone_flags;               ///< CLONE_NEW* flags
@@ -82,6 +89,14 @@ struct berth_spawn_config {
     int cgroup_namespace;          ///< enter a new cgroup namespace once placed in the cgroup
     int sync_fd;                   ///< the child waits for one byte here (parent joined it to its cgroups)
     int error_fd;                  ///< O_CLOEXEC: the child writes a berth_child_error here on failure
+    int terminal;                  ///< stdin is a pty slave: new session, make it the controlling terminal
+    const struct berth_rlimit *rlimits;
+    int rlimit_count;
+    /// berth_spawn_into only: namespace descriptors of a running container to join (setns),
+    /// and a pipe the intermediate process writes the final process's pid to.
+    const int *join_namespaces;
+    int join_count;
+    int report_fd;
 };
 
 /// What the child reports when it cannot reach exec.
@@ -101,6 +116,29 @@ enum berth_step {
 /// Clones a child in new namespaces that sets itself up from `config` and execs.
 /// Returns the child's pid (in berth's pid namespace), or -1 with errno set.
 pid_t berth_spawn(const struct berth_spawn_config *config);
+
+/// Starts a process inside a running container (`exec`): an intermediate child joins the
+/// namespaces in `config->join_namespaces` and clones the final process as berth's own child
+/// (CLONE_PARENT), so it lands in the container's pid namespace; that process writes its pid
+/// to `report_fd`'s pipe through the intermediate, waits on `sync_fd`, then applies seccomp,
+/// capabilities, user and working directory and execs. Returns the intermediate's pid.
+pid_t berth_spawn_into(const struct berth_spawn_config *config);
+
+/// Opens a new pseudo-terminal pair (both ends close-on-exec; the slave not yet anyone's
+/// controlling terminal). Returns 0, or -1 with errno set.
+int berth_open_pty(int *master, int *slave);
+
+/// Copies the window size of terminal `from` to terminal `to` (0 on success).
+int berth_copy_window_size(int from, int to);
+
+/// Sets a window size on terminal `fd` (0 on success).
+int berth_set_window_size(int fd, unsigned short rows, unsigned short columns);
+
+/// Puts terminal `fd` in raw mode, saving the old settings into `saved` (a `struct termios`,
+/// `berth_termios_size` bytes); `berth_restore_terminal` puts them back.
+int berth_make_raw(int fd, void *saved);
+int berth_restore_terminal(int fd, const void *saved);
+extern const int berth_termios_size;
 
 /// Opens `path` inside the directory `root_fd` as if it were `/` (openat2 RESOLVE_IN_ROOT):
 /// symlinks cannot lead out of it. Returns a descriptor or -1 with errno set.
