@@ -30,7 +30,8 @@ struct RmiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove images.")
 
     @OptionGroup var global: GlobalOptions
-    @Flag(name: .shortAndLong, help: "Remove an image even when several names point to it.") var force = false
+    @Flag(name: .shortAndLong, help: "Remove an image even when several names point to it or a container uses it.")
+    var force = false
     @Argument(help: "Image names or ids.") var images: [String]
 
     func validate() throws {
@@ -43,6 +44,21 @@ struct RmiCommand: AsyncParsableCommand {
         for name in images {
             do {
                 let image = try await stores.store.image(named: name)
+                let users = try await stores.store.containers(usingImage: image.id)
+                if let user = users.first {
+                    guard force else {
+                        throw BerthError(
+                            "conflict: unable to remove repository reference \"\(name)\" (must force) - container \(user.id.prefix(12)) is using its referenced image \(image.id.shortID)"
+                        )
+                    }
+                    // Forced: the names go, the image stays for its containers (as docker does).
+                    for tag in image.tags {
+                        let reference = try ImageReference(parsing: tag)
+                        try await stores.store.untag(reference)
+                        print("Untagged: \(reference.familiarName)")
+                    }
+                    continue
+                }
                 if let reference = try? ImageReference(parsing: name), image.tags.contains(reference.description) {
                     try await stores.store.untag(reference)
                     print("Untagged: \(reference.familiarName)")

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs the real `berth` binary against a temporary store, as root.
 struct BerthHarness {
     let root: String
@@ -40,39 +44,16 @@ struct BerthHarness {
         try Self.run(Self.binary, ["--root", root] + args, stdin: stdin, environment: environment)
     }
 
-    /// Runs any program and collects its output.
+    /// Runs any program and collects its output. (posix_spawn and waitpid directly: Foundation's
+    /// Process can miss a child's exit when that child leaves a daemon behind, as `run -d` does.)
     static func run(_ program: String, _ args: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws
         -> Result
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes concurrently so a chatty process never blocks.
-        nonisolated(unsafe) var stderrData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+        let child = try Spawned(program, args, environment: environment, captureOutput: true)
+        if let stdin { child.write(stdin) }
+        child.closeInput()
+        let status = child.wait()
+        return Result(status: status, stdout: child.stdout, stderr: child.stderr)
     }
 
     /// Imports the reproducible busybox base (Fixtures/base) as `name`.
@@ -127,3 +108,123 @@ struct BerthHarness {
         return result.status == 0
     }
 }
+
+/// A program started in the background with posix_spawn; `wait()` reaps it with waitpid.
+final class Spawned: @unchecked Sendable {
+    let pid: pid_t
+    private var input: Int32 = -1
+    private var outputs: [Int32] = []
+    private var collected: [Data] = [Data(), Data()]
+    private let group = DispatchGroup()
+    private var status: Int32?
+
+    init(_ program: String, _ args: [String], environment: [String: String] = [:], captureOutput: Bool = false) throws {
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var stdinPipe: [Int32] = [-1, -1]
+        var pipes: [[Int32]] = []
+        guard systemPipe2(&stdinPipe, O_CLOEXEC) == 0 else { throw POSIXError(.EMFILE) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        for target in [Int32(1), 2] {
+            var fds: [Int32] = [-1, -1]
+            if captureOutput {
+                guard systemPipe2(&fds, O_CLOEXEC) == 0 else { throw POSIXError(.EMFILE) }
+                posix_spawn_file_actions_adddup2(&actions, fds[1], target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            }
+            pipes.append(fds)
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([program] + args).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        close(stdinPipe[0])
+        for fds in pipes where fds[1] >= 0 { close(fds[1]) }
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        self.pid = pid
+        input = stdinPipe[1]
+        for (index, fds) in pipes.enumerated() where fds[0] >= 0 {
+            outputs.append(fds[0])
+            group.enter()
+            let fd = fds[0]
+            Thread {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    self.append(index, Data(buffer[0..<n]))
+                }
+                self.group.leave()
+            }.start()
+        }
+    }
+
+    private let lock = NSLock()
+    private func append(_ index: Int, _ data: Data) {
+        lock.lock()
+        collected[index] += data
+        lock.unlock()
+    }
+
+    /// Output so far.
+    var stdout: String { lock.withLock { String(decoding: collected[0], as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: collected[1], as: UTF8.self) } }
+
+    func write(_ data: Data) {
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(input, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+    }
+
+    func closeInput() {
+        if input >= 0 { close(input) }
+        input = -1
+    }
+
+    /// True until the process has exited (reaps it then).
+    var isRunning: Bool {
+        if status != nil { return false }
+        var raw: Int32 = 0
+        let rc = waitpid(pid, &raw, WNOHANG)
+        if rc == pid {
+            status = Self.decode(raw)
+            return false
+        }
+        return true
+    }
+
+    /// Waits for the exit and the end of its output; returns the exit status (128+signal if killed).
+    @discardableResult
+    func wait() -> Int32 {
+        closeInput()
+        if status == nil {
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            status = Self.decode(raw)
+        }
+        group.wait()
+        for fd in outputs { close(fd) }
+        outputs = []
+        return status ?? -1
+    }
+
+    private static func decode(_ raw: Int32) -> Int32 {
+        (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+    }
+}
+
+/// glibc's pipe2 (not exported by the Glibc module): close-on-exec from the start, so no
+/// concurrently spawned process inherits a test's pipe.
+@_silgen_name("pipe2")
+func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32

@@ -73,20 +73,27 @@ import Testing
         #expect(bad.stderr.contains("--keep-storage"))
     }
 
-    @Test func pruneWaitsForOtherBerthProcesses() throws {
+    @Test func pruneWaitsForARunningBuildButNotForContainers() throws {
         let h = try BerthHarness()
         defer { h.cleanup() }
         try h.importBase()
-        let runner = Process()
-        runner.executableURL = URL(fileURLWithPath: BerthHarness.binary)
-        runner.arguments = ["--root", h.root, "run", "--rm", "busybox-base", "sleep", "2"]
-        try runner.run()
+        // A running container holds nothing: its record protects what it uses.
+        let container = try Spawned(
+            BerthHarness.binary, ["--root", h.root, "run", "--rm", "busybox-base", "sleep", "3"])
         Thread.sleep(forTimeInterval: 0.5)
+        let quick = try h.berth(["system", "prune", "-f"])
+        #expect(!quick.stderr.contains("waiting"), "\(quick.stderr)")
+        #expect(container.isRunning)
+        // A build holds the store until it has recorded its image.
+        let context = try h.context("slow", ["Dockerfile": "FROM busybox-base\nRUN sleep 2 && echo done > /done\n"])
+        let build = try Spawned(BerthHarness.binary, ["--root", h.root, "build", "-q", "-t", "slow", context])
+        Thread.sleep(forTimeInterval: 0.7)
         let prune = try h.berth(["system", "prune", "-f", "-a"])
         #expect(prune.stderr.contains("waiting for other berth processes"), "\(prune.stderr)")
-        #expect(!runner.isRunning, "prune ran only after the container's berth had finished")
-        runner.waitUntilExit()
-        #expect(runner.terminationStatus == 0)
+        #expect(!build.isRunning, "prune ran only after the build had finished")
+        #expect(build.wait() == 0)
+        #expect(container.wait() == 0)
+        #expect(try h.berth(["system", "check"]).status == 0)
     }
 
     @Test func checkReportsDamageAndRepairsOnlyWhatNothingUses() throws {
@@ -147,7 +154,7 @@ import Testing
         let h = try BerthHarness()
         defer { h.cleanup() }
         try h.importBase()
-        var processes: [Process] = []
+        var processes: [Spawned] = []
         for index in 0..<4 {
             let context = try h.context(
                 "app\(index)",
@@ -159,22 +166,13 @@ import Testing
                     """,
                     "file": "\(index)\n",
                 ])
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: BerthHarness.binary)
-            process.arguments = ["--root", h.root, "build", "-q", "-t", "app\(index)", context]
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            let process = try Spawned(
+                BerthHarness.binary, ["--root", h.root, "build", "-q", "-t", "app\(index)", context])
             processes.append(process)
         }
-        let prune = Process()
-        prune.executableURL = URL(fileURLWithPath: BerthHarness.binary)
-        prune.arguments = ["--root", h.root, "system", "prune", "-f"]
-        prune.standardOutput = FileHandle.nullDevice
-        prune.standardError = FileHandle.nullDevice
-        try prune.run()
+        let prune = try Spawned(BerthHarness.binary, ["--root", h.root, "system", "prune", "-f"])
         for process in processes + [prune] {
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(process.wait() == 0)
         }
         for index in 0..<4 {
             #expect(try h.berth(["run", "--rm", "app\(index)", "cat", "/index"]).stdout == "\(index)\n")

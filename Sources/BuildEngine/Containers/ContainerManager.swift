@@ -142,6 +142,13 @@ public struct ContainerManager: Sendable {
                     try? await store.updateContainer(running)
                 }
                 started.withLock { $0 = task }
+                // The record says "running" before anyone is told the container started.
+                let recorded = DispatchSemaphore(value: 0)
+                Task {
+                    await task.value
+                    recorded.signal()
+                }
+                recorded.wait()
                 onStart?(pid)
             }
         } catch {

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// run → change → commit → share, detached containers, and terminals, with the real binary.
+@Suite(.serialized) struct ContainerLifecycleTests {
+    @Test func runDiffCommitRunHistoryAndDockerLoad() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let run = try h.berth(["run", "--name", "c", "img", "sh", "-c", "echo hi > /f && rm /etc/group"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let diff = try h.berth(["diff", "c"]).stdout.split(separator: "\n").map(String.init)
+        #expect(diff.contains("A /f"), "\(diff)")
+        #expect(diff.contains("D /etc/group"), "\(diff)")
+        let commit = try h.berth(["commit", "-m", "msg", "-c", #"CMD ["cat","/f"]"#, "c", "img:2"])
+        #expect(commit.status == 0, "\(commit.stderr)")
+        #expect(try h.berth(["run", "--rm", "img:2"]).stdout == "hi\n")
+        #expect(try h.berth(["history", "img:2"]).stdout.contains("msg"))
+        // The committed image builds on: FROM it works.
+        let context = try h.context("child", ["Dockerfile": "FROM img:2\nRUN cat /f > /g\nCMD [\"cat\", \"/g\"]\n"])
+        #expect(try h.berth(["build", "-q", "-t", "child", context]).status == 0)
+        #expect(try h.berth(["run", "--rm", "child"]).stdout == "hi\n")
+        let ps = try h.berth(["ps", "-a", "--format", "json"]).stdout
+        #expect(ps.contains("\"Names\":\"c\"") && ps.contains("\"State\":\"exited\""), "\(ps)")
+        #expect(try h.berth(["rmi", "img"]).status == 1, "an image a container uses is not removed")
+        #expect(try h.berth(["rm", "c"]).status == 0)
+        #expect(try h.berth(["ps", "-a", "-q"]).stdout.isEmpty)
+
+        guard BerthHarness.dockerAvailable else {
+            print("ContainerLifecycleTests: docker part skipped (no docker daemon)")
+            return
+        }
+        let tag = "berth-commit-\(UUID().uuidString.prefix(8).lowercased()):2"
+        #expect(try h.berth(["tag", "img:2", tag]).status == 0)
+        #expect(try h.berth(["save", "-o", h.work + "/img2.tar", tag]).status == 0)
+        #expect(try BerthHarness.run("/usr/bin/docker", ["load", "-i", h.work + "/img2.tar"]).status == 0)
+        defer { _ = try? BerthHarness.run("/usr/bin/docker", ["rmi", "-f", tag]) }
+        let dockerRun = try BerthHarness.run("/usr/bin/docker", ["run", "--rm", "--network", "none", tag])
+        #expect(dockerRun.stdout == "hi\n", "\(dockerRun.stderr)")
+    }
+
+    @Test func detachedContainersLogExecStopAndOutliveBerth() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let script = "trap '' TERM; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done"
+        let started = Date()
+        let run = try h.berth(["run", "-d", "--name", "d", "img", "sh", "-c", script])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(Date().timeIntervalSince(started) < 5, "run -d returns at once")
+        let id = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count == 64)
+        // The berth that started it has exited; the container runs on.
+        #expect(try h.berth(["ps", "-q", "--no-trunc"]).stdout.contains(id))
+
+        // logs -f streams while the container runs.
+        let follower = try Spawned(BerthHarness.binary, ["--root", h.root, "logs", "-f", "d"], captureOutput: true)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !follower.stdout.contains("line 5\n") { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(follower.stdout.contains("line 5\n"))
+        #expect(follower.isRunning, "logs -f keeps following a running container")
+
+        let exec = try h.berth([
+            "exec", "-e", "X=1", "d", "sh", "-c", "echo $X $(hostname); cat /proc/1/cmdline | head -c 2",
+        ])
+        #expect(exec.status == 0, "\(exec.stderr)")
+        #expect(exec.stdout == "1 \(id.prefix(12))\nsh")
+        #expect(try h.berth(["exec", "d", "sh", "-c", "exit 3"]).status == 3)
+
+        let stopStarted = Date()
+        let stop = try h.berth(["stop", "-t", "2", "d"])
+        #expect(stop.status == 0)
+        #expect(Date().timeIntervalSince(stopStarted) < 3, "SIGTERM is ignored, so SIGKILL follows after 2 s")
+        #expect(try h.berth(["wait", "d"]).stdout == "137\n")
+        follower.wait()
+        #expect(try h.berth(["ps", "-a"]).stdout.contains("Exited (137)"))
+        #expect(try h.berth(["logs", "--tail", "1", "d"]).stdout.hasPrefix("line "))
+        #expect(try h.berth(["start", "d"]).status == 0)
+        #expect(try h.berth(["ps", "-q"]).stdout.count > 0)
+        #expect(try h.berth(["rm", "-f", "d"]).status == 0)
+        #expect(h.leakedMounts().isEmpty)
+    }
+
+    @Test func interruptingAForegroundContainerTearsItDown() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        for (signal, expected) in [(SIGINT, Int32(137)), (SIGKILL, Int32(-1))] {
+            let name = "fg\(signal)"
+            // sleep as pid 1 ignores SIGINT: berth forwards it, then kills after --stop-timeout.
+            let berth = try Spawned(
+                BerthHarness.binary,
+                ["--root", h.root, "run", "--name", name, "--stop-timeout", "1", "img", "sleep", "987"])
+            var running = false
+            for _ in 0..<100 where !running {
+                Thread.sleep(forTimeInterval: 0.05)
+                running = try h.berth(["ps", "-q"]).stdout.count > 0
+            }
+            #expect(running)
+            kill(berth.pid, signal)
+            let status = berth.wait()
+            if expected >= 0 { #expect(status == expected) }
+            // Whatever happened to berth, the container is gone and says so.
+            var exited = false
+            for _ in 0..<100 where !exited {
+                exited = try h.berth(["ps", "-a"]).stdout.contains("Exited (137)")
+                if !exited { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            #expect(exited)
+            #expect(try h.berth(["rm", name]).status == 0)
+        }
+        #expect(h.leakedMounts().isEmpty)
+        let processes = try BerthHarness.run("/usr/bin/pgrep", ["-x", "-f", "sleep 987"])
+        #expect(processes.stdout.isEmpty)
+    }
+
+    @Test func interactiveTerminalUnderTmux() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+            print("ContainerLifecycleTests: terminal part skipped (apt-get install tmux)")
+            return
+        }
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let session = "berth-\(UUID().uuidString.prefix(8))"
+        let exitFile = h.work + "/exit"
+        let tmux = "/usr/bin/tmux"
+        let command = "\(BerthHarness.binary) --root \(h.root) run -it --rm img sh; echo $? > \(exitFile); sleep 60"
+        #expect(
+            try BerthHarness.run(tmux, ["new-session", "-d", "-s", session, "-x", "100", "-y", "30", command]).status
+                == 0)
+        defer { _ = try? BerthHarness.run(tmux, ["kill-session", "-t", session]) }
+        func screen() throws -> String { try BerthHarness.run(tmux, ["capture-pane", "-p", "-t", session]).stdout }
+        func waitFor(_ text: String) throws -> Bool {
+            for _ in 0..<100 {
+                if try screen().contains(text) { return true }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return false
+        }
+        #expect(try waitFor("/ #"))
+        _ = try BerthHarness.run(tmux, ["send-keys", "-t", session, "echo typed-$((6*7))", "Enter"])
+        #expect(try waitFor("typed-42"), "input is echoed and run")
+        _ = try BerthHarness.run(tmux, ["send-keys", "-t", session, "stty size", "Enter"])
+        #expect(try waitFor("30 100"))
+        _ = try BerthHarness.run(tmux, ["resize-window", "-t", session, "-x", "120", "-y", "40"])
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try BerthHarness.run(tmux, ["send-keys", "-t", session, "stty size", "Enter"])
+        #expect(try waitFor("40 120"), "the window size follows a resize")
+        _ = try BerthHarness.run(tmux, ["send-keys", "-t", session, "C-d"])
+        var code: String?
+        for _ in 0..<100 where code == nil {
+            code = try? String(contentsOfFile: exitFile, encoding: .utf8)
+            if code == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(code == "0\n", "Ctrl-D ends the shell with status 0")
+    }
+}
