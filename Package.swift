@@ -54,7 +54,7 @@ let package = Package(
             name: "BuildEngine",
             dependencies: [
                 "DockerfileSyntax", "OCIImage", "ImageStore", "LayerArchive", "Snapshots",
-                "ContainerRuntime", .product(name: "Crypto", package: "swift-crypto"),
+                "ContainerRuntime", "CRuntimeShim", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "Registry",

@@ -88,15 +88,23 @@ struct RmiCommand: AsyncParsableCommand {
 
 /// `berth inspect IMAGE…`: docker-shaped JSON.
 struct InspectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show images as JSON.")
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show containers or images as JSON.")
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Image names or ids.") var images: [String]
+    @Option(name: .long, help: "Only look for this kind: container or image.") var type: String?
+    @Argument(help: "Container or image names or ids.") var images: [String]
 
     func run() async throws {
         let stores = try Stores(global)
+        let manager = ContainerManager(store: stores.store, runtime: stores.runtime)
         var entries: [[String: Any]] = []
         for name in images {
+            if type != "image", let container = try? await manager.container(name) {
+                entries.append(try ContainerInspection.json(container))
+                continue
+            }
+            if type == "container" { throw BerthError("No such container: \(name)") }
             let image = try await stores.store.image(named: name)
             let config = image.config
             let containerConfig = try JSONSerialization.jsonObject(
@@ -176,16 +184,21 @@ struct LoadCommand: AsyncParsableCommand {
 /// `berth export [-o FILE] IMAGE`.
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write an image's file system as a tar.")
+        commandName: "export", abstract: "Write a container's or an image's file system as a tar.")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
-    @Argument(help: "An image name or id.") var image: String
+    @Argument(help: "A container, or an image name or id.") var image: String
 
     func run() async throws {
         let stores = try Stores(global)
         if output == nil && isatty(1) != 0 {
             throw BerthError("refusing to write an archive to a terminal; use -o FILE or redirect standard output")
+        }
+        let manager = ContainerManager(store: stores.store, runtime: stores.runtime)
+        if let container = try? await manager.container(image) {
+            try await manager.export(container, to: output ?? "-")
+            return
         }
         try await ImageExporter(store: stores.store).export(image, to: output ?? "-")
     }

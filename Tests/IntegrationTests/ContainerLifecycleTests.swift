@@ -160,3 +160,58 @@ import Testing
         #expect(code == "0\n", "Ctrl-D ends the shell with status 0")
     }
 }
+
+/// cp, inspect, export and flags of kept containers.
+@Suite(.serialized) struct ContainerToolsTests {
+    @Test func cpStaysInsideTheContainerRoot() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let setup = "mkdir -p /data/sub && echo one > /data/sub/a && ln -s ../../../../etc /data/escape"
+        #expect(try h.berth(["run", "--name", "c", "img", "sh", "-c", setup]).status == 0)
+        let out = h.work + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        #expect(try h.berth(["cp", "c:/data", out]).status == 0)
+        #expect(try String(contentsOfFile: out + "/data/sub/a", encoding: .utf8) == "one\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/data/escape") == "../../../../etc")
+        let marker = "berth-cp-\(UUID().uuidString.prefix(8))"
+        try Data("in\n".utf8).write(to: URL(fileURLWithPath: h.work + "/" + marker))
+        // Through a symlink that points "above" the root: it lands in the container's /etc.
+        #expect(try h.berth(["cp", h.work + "/" + marker, "c:/data/escape/"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/" + marker))
+        #expect(try h.berth(["diff", "c"]).stdout.contains("A /etc/\(marker)"))
+        let inspect = try h.berth(["inspect", "c"]).stdout
+        #expect(inspect.contains("\"Name\" : \"/c\""))
+        #expect(try h.berth(["export", "-o", h.work + "/c.tar", "c"]).status == 0)
+        let listing = try BerthHarness.run("/usr/bin/tar", ["-tf", h.work + "/c.tar"]).stdout
+        #expect(listing.contains("etc/\(marker)") && listing.contains("data/sub/a"))
+    }
+
+    @Test func runFlagsReachTheContainer() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let host = h.work + "/shared"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try Data("from host\n".utf8).write(to: URL(fileURLWithPath: host + "/file"))
+        try Data("A=1\n# comment\nB=two\n".utf8).write(to: URL(fileURLWithPath: h.work + "/env"))
+        let script =
+            "cat /mnt/file; echo $A$B$C; hostname; ulimit -n; touch /ro/x 2>/dev/null || echo ro; "
+            + "mount | grep -c ' /scratch type tmpfs'; echo v > /vol/v; grep CapEff /proc/self/status"
+        let run = try h.berth([
+            "run", "--rm", "-v", host + ":/mnt:ro", "-v", "named:/vol", "--tmpfs", "/scratch", "--env-file",
+            h.work + "/env", "-e", "C=3", "--hostname", "box", "--ulimit", "nofile=512:1024", "--mount",
+            "type=bind,source=\(host),target=/ro,readonly", "--cap-drop", "ALL", "--memory", "64m", "--pids-limit",
+            "50",
+            "img", "sh", "-c", script,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "from host\n1two3\nbox\n512\nro\n1\nCapEff:\t0000000000000000\n", "\(run.stdout)")
+        #expect(FileManager.default.fileExists(atPath: h.root + "/volumes/named/_data/v"))
+        let readOnly = try h.berth(["run", "--rm", "--read-only", "img", "touch", "/x"])
+        #expect(readOnly.status == 1)
+        let bad = try h.berth(["run", "--rm", "--ulimit", "nofile=9:3", "img", "true"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("soft limit"))
+    }
+}
