@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -333,6 +334,42 @@ static void confine(const struct berth_spawn_config *c) {
     switch_user(c);
 }
 
+/// `--init`: pid 1 forks the command and stays behind as a minimal init (like docker's tini):
+/// every signal it gets is forwarded to the command, every orphan that dies is reaped, and it
+/// exits with the command's status (128+signal when the command was killed). It stays
+/// non-dumpable, so nothing in the container can open its memory or its executable.
+static void run_init(const struct berth_spawn_config *c) {
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    pid_t command = fork();
+    if (command < 0) fail(c, BERTH_STEP_EXEC, "fork for --init");
+    if (command == 0) {
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        setpgid(0, 0);
+        exec_command(c);
+    }
+    // berth waits for EOF on the error pipe: only the command's copy may keep it open.
+    close(c->error_fd);
+    prctl(PR_SET_NAME, "init", 0, 0, 0);
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&all, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(command, sig);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != command) continue;
+            if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+            _exit(128 + WTERMSIG(status));
+        }
+    }
+}
+
 static int child_main(const struct berth_spawn_config *c) {
     close_inherited(c);
     // Step 1: die with berth (PR_SET_PDEATHSIG), and wait until the parent has put us into
@@ -391,6 +428,7 @@ static int child_main(const struct berth_spawn_config *c) {
     // Step 13: close every descriptor but 0-2 and the error pipe (O_CLOEXEC), then exec.
     if (c->error_fd > 3) syscall(SYS_close_range, 3, c->error_fd - 1, 0);
     syscall(SYS_close_range, c->error_fd + 1, ~0U, 0);
+    if (c->run_init) run_init(c);
     exec_command(c);
     return 127;
 }

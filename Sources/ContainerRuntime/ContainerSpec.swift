@@ -16,6 +16,8 @@ public struct ContainerSpec: Codable, Sendable {
     /// Build steps: files and directories created only as mount points are removed after exit,
     /// so they never land in a layer.
     public var removeMountPointStubs: Bool
+    /// `--init`: pid 1 is a minimal init that forwards signals to the command and reaps orphans.
+    public var runInit: Bool = false
 
     public init(
         rootPath: String, readonlyRoot: Bool = false, process: ProcessSpec, hostname: String,

@@ -83,6 +83,7 @@ struct Launch {
             break
         }
         config.terminal = spec.process.terminal ? 1 : 0
+        config.run_init = spec.runInit && join == nil ? 1 : 0
         let limits = spec.process.rlimits.compactMap { limit in
             ResourceLimit.resources[limit.name].map { berth_rlimit(resource: $0, soft: limit.soft, hard: limit.hard) }
         }

@@ -42,6 +42,8 @@ struct ContainerOptions: ParsableArguments {
     var stopTimeout: Int?
     @Option(name: [.short, .customLong("label")], help: "Set a label (KEY=VALUE).") var label: [String] = []
     @Option(name: .long, help: "Resource limit: NAME=SOFT[:HARD] (nofile, nproc, …).") var ulimit: [String] = []
+    @Flag(name: .long, help: "Run a minimal init as pid 1 that forwards signals and reaps processes.")
+    var `init` = false
 
     /// The request these flags describe for `image` and `command`.
     func request(image: String, command: [String], store: ImageStore) throws -> ContainerManager.CreateRequest {
@@ -98,6 +100,7 @@ struct ContainerOptions: ParsableArguments {
         if let stopSignal, SignalName.number(stopSignal) == nil {
             throw ValidationError("invalid --stop-signal '\(stopSignal)'")
         }
+        request.runInit = `init`
         request.stopSignal = stopSignal
         request.stopTimeout = stopTimeout
         for entry in label {

@@ -187,6 +187,23 @@ import Testing
         #expect(listing.contains("etc/\(marker)") && listing.contains("data/sub/a"))
     }
 
+    @Test func initForwardsSignalsReapsAndKeepsItsStatus() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let run = try h.berth([
+            "run", "--rm", "--init", "img", "sh", "-c",
+            "echo $$; cat /proc/1/comm; readlink /proc/1/exe || echo hidden; (sleep 100 &); exit 4",
+        ])
+        #expect(run.status == 4)
+        #expect(run.stdout == "2\ninit\nhidden\n", "\(run.stdout)")
+        let sleeper = try Spawned(
+            BerthHarness.binary, ["--root", h.root, "run", "--rm", "--init", "img", "sleep", "50"])
+        Thread.sleep(forTimeInterval: 0.7)
+        kill(sleeper.pid, SIGTERM)
+        #expect(sleeper.wait() == 143, "SIGTERM reached sleep through berth and the init")
+    }
+
     @Test func runFlagsReachTheContainer() throws {
         let h = try BerthHarness()
         defer { h.cleanup() }

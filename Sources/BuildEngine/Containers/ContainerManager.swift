@@ -44,6 +44,7 @@ public struct ContainerManager: Sendable {
         public var stopSignal: String?
         public var stopTimeout: Int?
         public var labels: [String: String] = [:]
+        public var runInit = false
 
         public init(image: String) {
             self.image = image
@@ -69,7 +70,7 @@ public struct ContainerManager: Sendable {
         let id = Digest.sha256(of: Array(UUID().uuidString.utf8)).encoded
         let hostname = request.hostname ?? String(id.prefix(12))
         if request.terminal && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
-        let spec = ContainerSpec(
+        var spec = ContainerSpec(
             rootPath: "", readonlyRoot: request.readOnly,
             process: ProcessSpec(
                 args: entrypoint + command, env: env,
@@ -79,6 +80,7 @@ public struct ContainerManager: Sendable {
             capabilities: request.capabilities,
             seccomp: request.capabilities.privileged ? .unconfined : request.seccomp,
             noNewPrivileges: request.noNewPrivileges, resources: request.resources)
+        spec.runInit = request.runInit
         var labels = config.labels ?? [:]
         for (key, value) in request.labels { labels[key] = value }
         let configuration = ContainerConfiguration(

@@ -90,6 +90,7 @@ struct berth_spawn_config {
     int sync_fd;                   ///< the child waits for one byte here (parent joined it to its cgroups)
     int error_fd;                  ///< O_CLOEXEC: the child writes a berth_child_error here on failure
     int terminal;                  ///< stdin is a pty slave: new session, make it the controlling terminal
+    int run_init;                  ///< `--init`: pid 1 stays a tiny init that forwards signals and reaps
     const struct berth_rlimit *rlimits;
     int rlimit_count;
     /// berth_spawn_into only: namespace descriptors of a running container to join (setns),
