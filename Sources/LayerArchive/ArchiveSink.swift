@@ -17,11 +17,12 @@ final class ArchiveSink {
         self.fd = fd
     }
 
-    /// Opens a libarchive writer (PAX, fixed 10 KiB blocks) that sends its output here.
+    /// Opens a libarchive writer (PAX) that sends its output here in 1 MiB writes. The last
+    /// block is not padded, so the bytes do not depend on the block size.
     func openWriter(path: String) throws(LayerArchiveError) -> OpaquePointer {
         guard let archive = archive_write_new() else { throw LayerArchiveError(path: path, message: "out of memory") }
         archive_write_set_format_pax_restricted(archive)
-        archive_write_set_bytes_per_block(archive, 10240)
+        archive_write_set_bytes_per_block(archive, 1 << 20)
         archive_write_set_bytes_in_last_block(archive, 1)
         let context = Unmanaged.passUnretained(self).toOpaque()
         let rc = archive_write_open2(
