@@ -175,9 +175,14 @@ extension ImageStore {
         }
     }
 
-    /// Unmounts and removes a container's directory; returns the bytes it held.
-    public func removeContainerDirectory(_ id: String) throws(StoreError) -> Int64 {
-        try removeDirectoryUnmounting(containerDirectory(id))
+    /// Unmounts and removes a container's directory; returns the bytes it held. `thorough`
+    /// false skips looking for mounts and measuring (a container its own berth just unmounted).
+    public func removeContainerDirectory(_ id: String, thorough: Bool = true) throws(StoreError) -> Int64 {
+        guard thorough else {
+            try FileSystem.removeTree(containerDirectory(id))
+            return 0
+        }
+        return try removeDirectoryUnmounting(containerDirectory(id))
     }
 
     /// Unmounts (if a crashed berth left it mounted) and removes `snapshots/<name>`; returns the

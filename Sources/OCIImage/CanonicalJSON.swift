@@ -43,19 +43,41 @@ public enum CanonicalJSON {
     }
 }
 
-/// RFC 3339 timestamps as image configs write them.
+/// RFC 3339 timestamps as image configs write them, formatted by hand in UTC (a Foundation
+/// date formatter costs milliseconds to set up, which `run` pays on every start).
 public enum Timestamp {
-    /// `2026-11-22T14:00:00Z` (fractional seconds when present).
+    /// `2026-11-22T14:00:00.123Z` (milliseconds, as docker and BuildKit write them).
     public static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        let interval = date.timeIntervalSince1970
+        var seconds = Int64(interval.rounded(.down))
+        var milliseconds = Int(((interval - Double(seconds)) * 1000).rounded())
+        if milliseconds >= 1000 {
+            seconds += 1
+            milliseconds -= 1000
+        }
+        return format(seconds, fraction: String(format: ".%03dZ", max(milliseconds, 0)))
     }
 
     /// Whole-second form used with SOURCE_DATE_EPOCH.
     public static func rfc3339(epoch: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        format(epoch, fraction: "Z")
+    }
+
+    private static func format(_ seconds: Int64, fraction: String) -> String {
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return String(
+            format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day, secondOfDay / 3600,
+            (secondOfDay / 60) % 60, secondOfDay % 60) + fraction
     }
 }

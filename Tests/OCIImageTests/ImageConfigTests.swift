@@ -51,3 +51,16 @@ import Testing
         #expect(throws: OCIError.self) { try Platform(parsing: "linux") }
     }
 }
+
+@Suite struct TimestampTests {
+    @Test func formatsLikeISO8601() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for seconds in [0.0, 951_782_400.5, 1_700_000_000.123, 4_102_444_799.999, 1_709_164_800.25] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Timestamp.rfc3339(date) == formatter.string(from: date))
+        }
+        #expect(Timestamp.rfc3339(epoch: 1_700_000_000) == "2023-11-14T22:13:20Z")
+        #expect(Timestamp.rfc3339(epoch: 951_868_800) == "2000-03-01T00:00:00Z")
+    }
+}

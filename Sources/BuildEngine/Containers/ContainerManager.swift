@@ -167,7 +167,7 @@ public struct ContainerManager: Sendable {
 
     private func finish(_ record: inout ContainerRecord, exitCode: Int32, remove: Bool) async throws {
         if remove {
-            _ = try await store.removeContainerDirectory(record.id)
+            _ = try await store.removeContainerDirectory(record.id, thorough: false)
             try await store.deleteContainer(record.id)
             return
         }
