@@ -17,12 +17,14 @@ final class ArchiveSink {
         self.fd = fd
     }
 
-    /// Opens a libarchive writer (PAX) that sends its output here in 1 MiB writes. The last
-    /// block is not padded, so the bytes do not depend on the block size.
+    /// Opens a libarchive writer (PAX) that sends its output here unblocked: file data comes
+    /// straight from the caller's buffer (no copy into libarchive's block buffer), small pieces
+    /// (headers, padding) are gathered here. No block padding, so the bytes are the same as with
+    /// any block size.
     func openWriter(path: String) throws(LayerArchiveError) -> OpaquePointer {
         guard let archive = archive_write_new() else { throw LayerArchiveError(path: path, message: "out of memory") }
         archive_write_set_format_pax_restricted(archive)
-        archive_write_set_bytes_per_block(archive, 1 << 20)
+        archive_write_set_bytes_per_block(archive, 0)
         archive_write_set_bytes_in_last_block(archive, 1)
         let context = Unmanaged.passUnretained(self).toOpaque()
         let rc = archive_write_open2(
@@ -40,20 +42,43 @@ final class ArchiveSink {
         return archive
     }
 
-    /// Writes `bytes` to the descriptor and the hasher; -1 on failure (recorded in `failure`).
+    /// Small writes gathered into one system call.
+    private var pending: [UInt8] = []
+    private static let gather = 1 << 20
+
+    /// Hashes `bytes` and writes them (small ones gathered); -1 on failure (in `failure`).
     func writeThrough(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard let base = bytes.baseAddress else { return 0 }
+        hasher.update(bytes)
+        if bytes.count < 65536 {
+            pending.append(contentsOf: bytes)
+            if pending.count >= Self.gather, !flush() { return -1 }
+            return bytes.count
+        }
+        guard flush(), writeAll(bytes) else { return -1 }
+        return bytes.count
+    }
+
+    /// Writes out what is gathered; false on failure (in `failure`).
+    @discardableResult
+    func flush() -> Bool {
+        guard !pending.isEmpty else { return true }
+        let ok = pending.withUnsafeBytes { writeAll($0) }
+        pending.removeAll(keepingCapacity: true)
+        return ok
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 failure = errno
-                return -1
+                return false
             }
             offset += n
         }
-        hasher.update(bytes)
-        return bytes.count
+        return true
     }
 }

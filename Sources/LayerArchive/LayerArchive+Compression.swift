@@ -118,7 +118,7 @@ extension LayerArchive {
                 throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
             }
         }
-        guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
+        guard archive_write_close(archive) == ARCHIVE_OK, sink.flush(), sink.failure == 0 else {
             throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
         }
         return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)

@@ -75,7 +75,7 @@ struct TreeWriter {
             let archive = try sink.openWriter(path: output)
             defer { archive_write_free(archive) }
             try walk([], archive: archive, state: State())
-            guard archive_write_close(archive) == ARCHIVE_OK, sink.failure == 0 else {
+            guard archive_write_close(archive) == ARCHIVE_OK, sink.flush(), sink.failure == 0 else {
                 throw LayerArchiveError(
                     path: output,
                     message: sink.failure != 0
