@@ -9,7 +9,7 @@ DEBUG_BIN := .build/debug/berth
 BASE_TAR := Fixtures/base/out/busybox-rootfs.tar
 
 # Debian packages berth needs to build and run.
-DEBIAN_PACKAGES := libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev pkg-config busybox-static python3
+DEBIAN_PACKAGES := libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev libcurl4-openssl-dev pkg-config busybox-static python3
 
 .PHONY: all deps build release demo base test differential bench install clean
 

@@ -54,11 +54,13 @@ let package = Package(
             name: "BuildEngine",
             dependencies: [
                 "DockerfileSyntax", "OCIImage", "ImageStore", "LayerArchive", "Snapshots",
-                "ContainerRuntime", "CRuntimeShim", .product(name: "Crypto", package: "swift-crypto"),
+                "ContainerRuntime", "CRuntimeShim", "Registry", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "Registry",
-            dependencies: ["OCIImage", "ImageStore"]),
+            dependencies: ["OCIImage", "ImageStore"],
+            // FoundationNetworking's HTTP is libcurl; a static Swift runtime needs it named.
+            linkerSettings: [.linkedLibrary("curl")]),
         .executableTarget(
             name: "berth",
             dependencies: [

@@ -1,4 +1,5 @@
 import OCIImage
+import Registry
 
 /// Everything `berth build` was asked to do.
 public struct BuildOptions: Sendable {
@@ -17,6 +18,10 @@ public struct BuildOptions: Sendable {
     public var network: String
     /// SOURCE_DATE_EPOCH: `created` times and layer file mtimes are clamped to it.
     public var sourceDateEpoch: Int64?
+    /// `--pull`: fetch base images from their registry even when the store has them.
+    public var pull = false
+    /// Registries: plain-HTTP hosts, mirrors, credentials.
+    public var registry = RegistrySettings()
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

@@ -7,6 +7,11 @@ import OCIImage
 #endif
 
 extension LayerArchive {
+    /// True when the file starts with a gzip, zstd, bzip2 or xz signature.
+    public static func isCompressed(_ path: String) -> Bool {
+        ArchiveSource.isCompressed(path)
+    }
+
     /// Writes the uncompressed form of a layer file (gzip, zstd, bzip2, xz or already plain) to
     /// `outputPath` and returns the uncompressed digest (the diff ID) and size.
     public static func decompress(layerAt path: String, to outputPath: String) throws(LayerArchiveError) -> LayerDigest

@@ -17,7 +17,8 @@ struct Berth: AsyncParsableCommand {
             RestartCommand.self, KillCommand.self, WaitCommand.self, RmCommand.self, RenameCommand.self,
             DiffCommand.self,
             CommitCommand.self, PsCommand.self, LogsCommand.self, ExecCommand.self, ContainerCommand.self,
-            MonitorCommand.self, CpCommand.self,
+            MonitorCommand.self, CpCommand.self, PullCommand.self, PushCommand.self, LoginCommand.self,
+            LogoutCommand.self,
         ])
 }
 

@@ -38,6 +38,11 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .customLong("label"), help: "Set an image label (KEY=VALUE).")
     var labels: [String] = []
 
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(name: .long, help: "Always fetch base images from their registry.")
+    var pull = false
+
     @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
     var noCache = false
 
@@ -72,6 +77,8 @@ struct BuildCommand: AsyncParsableCommand {
             buildArgs: try Self.keyValues(buildArgs, flag: "--build-arg", fromEnvironment: true),
             labels: try Self.keyValues(labels, flag: "--label", fromEnvironment: false), noCache: noCache,
             network: network)
+        options.pull = pull
+        options.registry = registry.settings
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
         } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {

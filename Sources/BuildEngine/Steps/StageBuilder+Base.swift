@@ -27,10 +27,14 @@ extension StageBuilder {
         } else {
             let image: StoredImage
             do {
-                image = try await session.store.image(named: baseName)
+                let local = session.options.pull ? nil : try? await session.store.image(named: baseName)
+                if let local {
+                    image = local
+                } else {
+                    image = try await pullBase()
+                }
             } catch {
-                let message =
-                    "base image '\(baseName)' is not in the local store (berth import or load it first): \(error)"
+                let message = "base image '\(baseName)' is not in the local store and could not be pulled: \(error)"
                 session.progress.report(.failed(step: step, message: message, seconds: 0))
                 throw BuildError(message, fileName: fileName, location: stage.location)
             }
@@ -47,6 +51,14 @@ extension StageBuilder {
         }
         session.progress.report(.done(step: step, seconds: Date().timeIntervalSince(started)))
         return state
+    }
+
+    /// Pulls the base image from its registry (FROM of an image the store lacks, or `--pull`).
+    private func pullBase() async throws -> StoredImage {
+        let reference = try ImageReference(parsing: baseName)
+        let platform = stage.platform.flatMap { try? Platform(parsing: $0) } ?? .host
+        return try await ImagePuller(store: session.store, settings: session.options.registry) { _ in }
+            .pull(reference, platform: platform)
     }
 
     /// The index of an earlier stage named `name` (or given by number).

@@ -1,0 +1,58 @@
+import Foundation
+import ImageStore
+import LayerArchive
+import OCIImage
+import Registry
+
+/// `berth push`: an image from the store to a registry as an OCI manifest with gzip layers
+/// (compressed copies made once and kept). Blobs the repository has are not sent again, so a
+/// push that was cut off resumes where it stopped.
+public struct ImagePusher: Sendable {
+    public let store: ImageStore
+    public let settings: RegistrySettings
+    public let report: @Sendable (String) -> Void
+
+    public init(store: ImageStore, settings: RegistrySettings, report: @escaping @Sendable (String) -> Void) {
+        self.store = store
+        self.settings = settings
+        self.report = report
+    }
+
+    /// Pushes `name` (an image in the store) as `reference`; returns the manifest digest.
+    public func push(_ name: String, as reference: ImageReference) async throws -> Digest {
+        let image = try await store.image(named: name)
+        let endpoint = RegistryEndpoint(reference: reference, insecureRegistries: settings.insecureRegistries)
+        let client = RegistryClient(endpoint: endpoint, credentials: settings.credentials(for: reference.registry))
+        report("The push refers to repository [\(reference.registry)/\(reference.repository)]")
+        let layers = try await LayerCompressor(store: store).compressed(image.manifest.layers, using: .gzip)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var pending = layers.map(\.digest) + [image.id]
+            var running = 0
+            while !pending.isEmpty || running > 0 {
+                while running < 4, let digest = pending.first {
+                    pending.removeFirst()
+                    running += 1
+                    let path = store.blobPath(digest)
+                    let report = self.report
+                    group.addTask {
+                        let sent = try await client.uploadBlob(digest, from: path)
+                        report("\(digest.encoded.prefix(12)): \(sent ? "Pushed" : "Layer already exists")")
+                    }
+                }
+                try await group.next()
+                running -= 1
+            }
+        }
+        let configBytes = try await store.readBlob(image.id)
+        let manifest = Manifest(
+            mediaType: MediaType.ociManifest,
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: image.id, size: Int64(configBytes.count)),
+            layers: layers)
+        let data = Data(try CanonicalJSON.encode(manifest))
+        let digest = try await client.putManifest(
+            data, mediaType: MediaType.ociManifest,
+            reference: reference.digest?.description ?? reference.tag ?? "latest")
+        report("\(reference.tag ?? "latest"): digest: \(digest) size: \(data.count)")
+        return digest
+    }
+}

@@ -1,0 +1,365 @@
+import Foundation
+import OCIImage
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A client of one repository in an OCI distribution registry: authentication (anonymous, basic,
+/// bearer tokens from the realm the registry names, cached per scope and fetched again on 401),
+/// manifests and blobs, every digest verified.
+public actor RegistryClient {
+    public nonisolated let endpoint: RegistryEndpoint
+    let credentials: RegistryCredentials?
+    let session: URLSession
+    private var tokens: [String: String] = [:]
+    private var useBasic = false
+
+    /// `credentials` are sent only when the registry asks for them.
+    public init(endpoint: RegistryEndpoint, credentials: RegistryCredentials?) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 60
+        configuration.timeoutIntervalForResource = 6 * 3600
+        configuration.httpMaximumConnectionsPerHost = 8
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        session = URLSession(configuration: configuration, delegate: challenges, delegateQueue: nil)
+    }
+
+    /// Keeps the 401 answers URLSession turns into authentication challenges.
+    private let challenges = ChallengeRecorder()
+
+    /// The scope for pulling, or pulling and pushing, this repository.
+    public var pullScope: String { "repository:\(endpoint.repository):pull" }
+    public var pushScope: String { "repository:\(endpoint.repository):pull,push" }
+    nonisolated var registry: String { endpoint.registry }
+
+    /// What a request sends.
+    enum Body {
+        case none
+        case data(Data)
+        case file(URL)
+    }
+
+    /// What came back.
+    struct Response {
+        var status: Int
+        var headers: [String: String]
+        var data: Data
+    }
+
+    // MARK: - API
+
+    /// `GET /v2/`: checks the registry answers and the credentials (if any) are accepted.
+    public func ping() async throws {
+        guard let url = endpoint.pingURL else { throw RegistryError.invalid(registry: registry, detail: "bad URL") }
+        let response = try await perform("GET", url, scope: "")
+        guard response.status == 200 else { throw httpError("GET", url, response) }
+    }
+
+    /// Fetches a manifest or index by tag or digest; verifies its digest. Returns the bytes, the
+    /// media type and the digest.
+    public func manifest(_ reference: String, accept: [String]) async throws -> (
+        data: Data, mediaType: String, digest: Digest
+    ) {
+        guard let url = endpoint.manifestURL(reference) else {
+            throw RegistryError.invalid(registry: registry, detail: "bad reference \(reference)")
+        }
+        let response = try await perform(
+            "GET", url, headers: ["Accept": accept.joined(separator: ", ")], scope: pullScope)
+        if response.status == 404 { throw RegistryError.notFound(registry: registry, reference: reference) }
+        guard response.status == 200 else { throw httpError("GET", url, response) }
+        guard response.data.count <= 4 << 20 else {
+            throw RegistryError.invalid(registry: registry, detail: "manifest \(reference) is larger than 4 MiB")
+        }
+        let actual = Digest.sha256(of: Array(response.data))
+        let expected =
+            reference.hasPrefix("sha256:")
+            ? reference : response.headers["docker-content-digest"] ?? actual.description
+        guard actual.description == expected else {
+            throw RegistryError.digestMismatch(
+                registry: registry, what: "manifest \(reference)", expected: expected, actual: actual.description)
+        }
+        let mediaType =
+            response.headers["content-type"]?.split(separator: ";").first.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            } ?? ""
+        return (response.data, mediaType, actual)
+    }
+
+    /// True when the repository already has `digest`.
+    public func blobExists(_ digest: Digest) async throws -> Bool {
+        guard let url = endpoint.blobURL(digest) else { return false }
+        let response = try await perform("HEAD", url, scope: pushScope)
+        switch response.status {
+        case 200: return true
+        case 404: return false
+        default: throw httpError("HEAD", url, response)
+        }
+    }
+
+    /// Downloads blob `digest` to `path`, verifying it on the way; a mismatch removes the file.
+    public func downloadBlob(_ digest: Digest, to path: String) async throws {
+        guard let url = endpoint.blobURL(digest) else {
+            throw RegistryError.invalid(registry: registry, detail: "bad URL")
+        }
+        let response = try await perform("GET", url, scope: pullScope, downloadTo: path)
+        guard response.status == 200 else {
+            unlink(path)
+            if response.status == 404 {
+                throw RegistryError.notFound(registry: registry, reference: digest.description)
+            }
+            throw httpError("GET", url, response)
+        }
+        let actual = try Self.digest(ofFile: path)
+        guard actual == digest else {
+            unlink(path)
+            throw RegistryError.digestMismatch(
+                registry: registry, what: "blob", expected: digest.description, actual: actual.description)
+        }
+    }
+
+    /// Uploads the blob at `path` (monolithic: POST then PUT with the digest), unless the
+    /// repository has it already. Returns true when bytes were sent.
+    @discardableResult
+    public func uploadBlob(_ digest: Digest, from path: String) async throws -> Bool {
+        if try await blobExists(digest) { return false }
+        guard let start = endpoint.uploadURL() else {
+            throw RegistryError.invalid(registry: registry, detail: "bad URL")
+        }
+        let opened = try await perform("POST", start, headers: ["Content-Length": "0"], scope: pushScope)
+        guard opened.status == 202, let location = opened.headers["location"],
+            let session = URL(string: location, relativeTo: start)?.absoluteURL
+        else { throw httpError("POST", start, opened) }
+        var components = URLComponents(url: session, resolvingAgainstBaseURL: true)
+        var query = components?.queryItems ?? []
+        query.append(URLQueryItem(name: "digest", value: digest.description))
+        components?.queryItems = query
+        guard let finish = components?.url else {
+            throw RegistryError.invalid(registry: registry, detail: "bad upload URL")
+        }
+        let put = try await perform(
+            "PUT", finish, headers: ["Content-Type": "application/octet-stream"],
+            body: .file(URL(fileURLWithPath: path)),
+            scope: pushScope)
+        guard put.status == 201 else { throw httpError("PUT", finish, put) }
+        return true
+    }
+
+    /// Stores a manifest under `reference` (a tag); returns its digest.
+    public func putManifest(_ data: Data, mediaType: String, reference: String) async throws -> Digest {
+        guard let url = endpoint.manifestURL(reference) else {
+            throw RegistryError.invalid(registry: registry, detail: "bad reference \(reference)")
+        }
+        let response = try await perform(
+            "PUT", url, headers: ["Content-Type": mediaType], body: .data(data), scope: pushScope)
+        guard response.status == 201 || response.status == 200 else { throw httpError("PUT", url, response) }
+        return Digest.sha256(of: Array(data))
+    }
+
+    // MARK: - Requests and authentication
+
+    /// Sends a request with the authorization in hand; on 401 authenticates as the challenge
+    /// says and tries once more.
+    func perform(
+        _ method: String, _ url: URL, headers: [String: String] = [:], body: Body = .none, scope: String,
+        downloadTo path: String? = nil
+    ) async throws -> Response {
+        for attempt in 0..<2 {
+            var request = URLRequest(url: url)
+            request.httpMethod = method
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            if let authorization = authorization(scope) {
+                request.setValue(authorization, forHTTPHeaderField: "Authorization")
+            }
+            let response = try await send(request, body: body, downloadTo: path)
+            guard response.status == 401 else { return response }
+            let answered =
+                attempt == 0 ? try await authenticate(response.headers["www-authenticate"] ?? "", scope: scope) : false
+            if !answered {
+                throw RegistryError.unauthorized(
+                    registry: registry,
+                    detail: credentials == nil
+                        ? "the registry wants credentials (berth login \(registry))"
+                        : "wrong username or password for \(credentials?.username ?? "")")
+            }
+        }
+        throw RegistryError.unauthorized(registry: registry, detail: "refused")
+    }
+
+    private func authorization(_ scope: String) -> String? {
+        if let token = tokens[scope] { return "Bearer " + token }
+        if useBasic, let credentials {
+            return "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
+        }
+        return nil
+    }
+
+    /// Answers a challenge; false when there is nothing more to try.
+    private func authenticate(_ header: String, scope: String) async throws -> Bool {
+        let challenges = AuthChallenge.parse(header)
+        if let bearer = challenges.first(where: { $0.scheme == "bearer" }), let realm = bearer.realm,
+            var components = URLComponents(string: realm)
+        {
+            var query = components.queryItems ?? []
+            if let service = bearer.service { query.append(URLQueryItem(name: "service", value: service)) }
+            let wanted = scope.isEmpty ? bearer.scope : scope
+            if let wanted, !wanted.isEmpty { query.append(URLQueryItem(name: "scope", value: wanted)) }
+            if let credentials { query.append(URLQueryItem(name: "account", value: credentials.username)) }
+            components.queryItems = query
+            guard let url = components.url else { return false }
+            var request = URLRequest(url: url)
+            if let credentials {
+                request.setValue(
+                    "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString(),
+                    forHTTPHeaderField: "Authorization")
+            }
+            let response = try await send(request, body: .none, downloadTo: nil)
+            guard response.status == 200 else {
+                throw RegistryError.unauthorized(
+                    registry: registry,
+                    detail: response.status == 401
+                        ? "wrong username or password" + (credentials.map { " for \($0.username)" } ?? "")
+                        : "token server \(realm) answered \(response.status)")
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: response.data) as? [String: Any],
+                let token = (object["token"] as? String) ?? (object["access_token"] as? String)
+            else { throw RegistryError.unauthorized(registry: registry, detail: "token server \(realm) sent no token") }
+            tokens[scope] = token
+            return true
+        }
+        if challenges.contains(where: { $0.scheme == "basic" }) {
+            // Another request may have switched to basic already: try once more with it.
+            guard credentials != nil else { return false }
+            useBasic = true
+            return true
+        }
+        return false
+    }
+
+    /// One HTTP exchange (downloads go straight to `path`).
+    private func send(_ request: URLRequest, body: Body, downloadTo path: String?) async throws -> Response {
+        let registry = self.registry
+        let session = self.session
+        let challenges = self.challenges
+        return try await withCheckedThrowingContinuation { continuation in
+            @Sendable func finish(_ task: Int, _ response: URLResponse?, _ data: Data, _ error: (any Error)?) {
+                // A 401 became a challenge, which the recorder cancelled: answer with the 401.
+                if let challenged = challenges.take(task) {
+                    continuation.resume(
+                        returning: Response(status: 401, headers: Self.headers(challenged), data: Data()))
+                    return
+                }
+                if let error {
+                    continuation.resume(
+                        throwing: RegistryError.unreachable(registry: registry, detail: error.localizedDescription))
+                    return
+                }
+                guard let http = response as? HTTPURLResponse else {
+                    continuation.resume(
+                        throwing: RegistryError.unreachable(registry: registry, detail: "no HTTP answer"))
+                    return
+                }
+                continuation.resume(
+                    returning: Response(status: http.statusCode, headers: Self.headers(http), data: data))
+            }
+            let task: URLSessionTask
+            if let path {
+                let box = TaskBox()
+                task = session.downloadTask(with: request) { location, response, error in
+                    var data = Data()
+                    if let location {
+                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                        if status == 200 {
+                            unlink(path)
+                            if (try? FileManager.default.moveItem(atPath: location.path, toPath: path)) == nil {
+                                finish(
+                                    box.identifier, response, data,
+                                    RegistryError.invalid(registry: registry, detail: "cannot store download"))
+                                return
+                            }
+                        } else {
+                            data = (try? Data(contentsOf: location)) ?? Data()
+                        }
+                    }
+                    finish(box.identifier, response, data, error)
+                }
+                box.identifier = task.taskIdentifier
+            } else {
+                let box = TaskBox()
+                let handler: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
+                    finish(box.identifier, response, data ?? Data(), error)
+                }
+                switch body {
+                case .none: task = session.dataTask(with: request, completionHandler: handler)
+                case .data(let payload):
+                    task = session.uploadTask(with: request, from: payload, completionHandler: handler)
+                case .file(let file):
+                    task = session.uploadTask(with: request, fromFile: file, completionHandler: handler)
+                }
+                box.identifier = task.taskIdentifier
+            }
+            task.resume()
+        }
+    }
+
+    static func headers(_ response: HTTPURLResponse) -> [String: String] {
+        var headers: [String: String] = [:]
+        for (key, value) in response.allHeaderFields {
+            if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
+        }
+        return headers
+    }
+
+    private func httpError(_ method: String, _ url: URL, _ response: Response) -> RegistryError {
+        var detail = ""
+        if let object = try? JSONSerialization.jsonObject(with: response.data) as? [String: Any],
+            let errors = object["errors"] as? [[String: Any]]
+        {
+            detail = errors.compactMap { ($0["message"] as? String) ?? ($0["code"] as? String) }.joined(separator: "; ")
+        }
+        return .http(
+            registry: registry, method: method, url: url.absoluteString, status: response.status, detail: detail)
+    }
+
+    /// SHA-256 of a file, streamed.
+    static func digest(ofFile path: String) throws -> Digest {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RegistryError.invalid(registry: "", detail: "cannot read \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = DigestHasher()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return hasher.finalize()
+    }
+}
+
+/// The task identifier a completion handler reports under (set right after the task is made,
+/// before it is resumed).
+final class TaskBox: @unchecked Sendable {
+    var identifier = -1
+}
+
+/// URLSession on Linux turns a 401 carrying `WWW-Authenticate` into an authentication challenge
+/// and never hands the response to a completion handler. This delegate keeps that response,
+/// cancels the challenge, and lets the client answer it (basic, or a bearer token) itself.
+final class ChallengeRecorder: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    private let lock = NSLock()
+    private var responses: [Int: HTTPURLResponse] = [:]
+
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+        completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+    ) {
+        if let response = challenge.failureResponse as? HTTPURLResponse {
+            lock.withLock { responses[task.taskIdentifier] = response }
+        }
+        completionHandler(.cancelAuthenticationChallenge, nil)
+    }
+
+    /// The recorded 401 of a task, removed.
+    func take(_ task: Int) -> HTTPURLResponse? {
+        lock.withLock { responses.removeValue(forKey: task) }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Debian's docker-registry on 127.0.0.1 and a free port, in a temporary directory.
+final class TestRegistry {
+    let port: Int
+    let directory: String
+    private let process: Spawned
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") }
+
+    /// `user`: require htpasswd (basic) authentication for this user and password.
+    init(user: (name: String, password: String)? = nil) throws {
+        directory = NSTemporaryDirectory() + "berth-registry-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        port = Self.freePort()
+        var config = """
+            version: 0.1
+            log:
+              level: error
+            storage:
+              filesystem:
+                rootdirectory: \(directory)/data
+            http:
+              addr: 127.0.0.1:\(port)
+              secret: berth-test-secret
+
+            """
+        if let user {
+            let hash = try BerthHarness.run(
+                "/usr/bin/python3",
+                [
+                    "-W", "ignore", "-c",
+                    "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                    user.password,
+                ])
+            try "\(user.name):\(hash.stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n".write(
+                toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
+            config += """
+                auth:
+                  htpasswd:
+                    realm: berth-test
+                    path: \(directory)/htpasswd
+
+                """
+        }
+        try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
+        process = try Spawned("/usr/bin/docker-registry", ["serve", directory + "/config.yml"])
+        for _ in 0..<200 where !Self.answers(port) { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    var host: String { "127.0.0.1:\(port)" }
+
+    func stop() {
+        kill(process.pid, SIGTERM)
+        process.wait()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func answers(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
+
+@Suite(.serialized) struct RegistryTests {
+    static let dockerfile = """
+        FROM busybox-base
+        RUN echo layered > /one && mkdir /d && echo two > /d/two
+        COPY note.txt /note.txt
+        CMD ["sh", "-c", "cat /one /d/two /note.txt"]
+        """
+
+    @Test func pushPullRunAndDockerBothWays() throws {
+        guard TestRegistry.available else {
+            print("RegistryTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry()
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let context = try h.context("app", ["Dockerfile": Self.dockerfile, "note.txt": "note\n"])
+        let name = "\(registry.host)/team/app:1"
+        #expect(try h.berth(["build", "-q", "-t", name, context]).status == 0)
+        let push = try h.berth(["push", name])
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.hasPrefix("sha256:"))
+        // Again: every blob is already there.
+        let again = try h.berth(["push", name])
+        #expect(again.stderr.contains("Layer already exists") && !again.stderr.contains("Pushed"), "\(again.stderr)")
+
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        let pull = try empty.berth(["pull", name])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(try empty.berth(["run", "--rm", name]).stdout == "layered\ntwo\nnote\n")
+        #expect(try empty.imageID(name) == (try h.imageID(name)), "the image id survives the round trip")
+        let repeated = try empty.berth(["pull", name])
+        #expect(repeated.stderr.contains("Already exists"))
+        // FROM pulls a missing base by itself.
+        let child = try empty.context("child", ["Dockerfile": "FROM \(name)\nRUN echo child > /c\n"])
+        let childBuild = try BerthHarness().berth(["build", "-q", "-t", "child", child])
+        #expect(childBuild.status == 0, "\(childBuild.stderr)")
+
+        guard BerthHarness.dockerAvailable else {
+            print("RegistryTests: docker part skipped (no docker daemon)")
+            return
+        }
+        defer { _ = try? BerthHarness.run("/usr/bin/docker", ["rmi", "-f", name]) }
+        let dockerPull = try BerthHarness.run("/usr/bin/docker", ["pull", name])
+        #expect(dockerPull.status == 0, "docker pull: \(dockerPull.stderr)")
+        let dockerRun = try BerthHarness.run("/usr/bin/docker", ["run", "--rm", "--network", "none", name])
+        #expect(dockerRun.stdout == "layered\ntwo\nnote\n", "\(dockerRun.stderr)")
+        // The other way: docker pushes, berth pulls and runs.
+        let fromDocker = "\(registry.host)/from/docker:1"
+        let imported = try BerthHarness.run(
+            "/usr/bin/docker",
+            ["import", "-c", #"CMD ["sh","-c","echo pushed by docker"]"#, h.work + "/base.tar", fromDocker])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        defer { _ = try? BerthHarness.run("/usr/bin/docker", ["rmi", "-f", fromDocker]) }
+        let dockerPush = try BerthHarness.run("/usr/bin/docker", ["push", fromDocker])
+        #expect(dockerPush.status == 0, "docker push: \(dockerPush.stderr)")
+        #expect(try empty.berth(["pull", fromDocker]).status == 0)
+        #expect(try empty.berth(["run", "--rm", fromDocker]).stdout == "pushed by docker\n")
+    }
+
+    @Test func basicAuthLoginAndWrongPasswords() throws {
+        guard TestRegistry.available else {
+            print("RegistryTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry(user: ("ci", "s3cret"))
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let config = h.work + "/docker-config"
+        let environment = ["DOCKER_CONFIG": config]
+        let name = "\(registry.host)/private/base:1"
+        #expect(try h.berth(["tag", "busybox-base", name]).status == 0)
+        let anonymous = try h.berth(["push", name], environment: environment)
+        #expect(anonymous.status == 1)
+        #expect(anonymous.stderr.contains("registry \(registry.host)"), "\(anonymous.stderr)")
+        let wrong = try h.berth(
+            ["login", "-u", "ci", "--password-stdin", registry.host], stdin: Data("nope\n".utf8),
+            environment: environment)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("authentication to registry \(registry.host) failed"), "\(wrong.stderr)")
+        let login = try h.berth(
+            ["login", "-u", "ci", "--password-stdin", registry.host], stdin: Data("s3cret\n".utf8),
+            environment: environment)
+        #expect(login.status == 0, "\(login.stderr)")
+        #expect(login.stdout.contains("Login Succeeded"))
+        let saved = try String(contentsOfFile: config + "/config.json", encoding: .utf8)
+        #expect(saved.contains(registry.host))
+        #expect(try h.berth(["push", name], environment: environment).status == 0)
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        #expect(try empty.berth(["pull", name], environment: ["DOCKER_CONFIG": h.work + "/nowhere"]).status == 1)
+        let pull = try empty.berth(["pull", name], environment: environment)
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(try empty.berth(["run", "--rm", name, "echo", "ok"], environment: environment).stdout == "ok\n")
+        #expect(try h.berth(["logout", registry.host], environment: environment).status == 0)
+        #expect(try !String(contentsOfFile: config + "/config.json", encoding: .utf8).contains(registry.host))
+    }
+
+    @Test func aBlobWithTheWrongDigestIsRefusedAndNothingStored() throws {
+        guard TestRegistry.available else {
+            print("RegistryTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry()
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let name = "\(registry.host)/broken/base:1"
+        #expect(try h.berth(["tag", "busybox-base", name]).status == 0)
+        #expect(try h.berth(["push", name]).status == 0)
+        // Corrupt every layer blob in the registry's storage.
+        let blobs = registry.directory + "/data/docker/registry/v2/blobs/sha256"
+        let enumerator = FileManager.default.enumerator(atPath: blobs)
+        while let path = enumerator?.nextObject() as? String {
+            let full = blobs + "/" + path
+            guard path.hasSuffix("/data"),
+                let size = try? FileManager.default.attributesOfItem(atPath: full)[.size] as? Int,
+                size > 4096
+            else { continue }
+            let handle = try #require(FileHandle(forUpdatingAtPath: full))
+            handle.seek(toFileOffset: UInt64(size / 2))
+            handle.write(Data([0x42]))
+            handle.closeFile()
+        }
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        let pull = try empty.berth(["pull", name])
+        #expect(pull.status == 1)
+        #expect(pull.stderr.contains("refused, nothing stored"), "\(pull.stderr)")
+        #expect(try empty.berth(["images", "-q"]).stdout.isEmpty)
+        #expect(try empty.berth(["system", "check"]).status == 0)
+    }
+}
