@@ -22,6 +22,10 @@ public struct BuildOptions: Sendable {
     public var pull = false
     /// Registries: plain-HTTP hosts, mirrors, credentials.
     public var registry = RegistrySettings()
+    /// `--cache-to`: where this build's cache records and layers are exported.
+    public var cacheTo: [CacheLocation] = []
+    /// `--cache-from`: cache to reuse, fetched only for steps whose keys match.
+    public var cacheFrom: [CacheLocation] = []
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

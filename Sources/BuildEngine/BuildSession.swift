@@ -15,6 +15,9 @@ final class BuildSession: Sendable {
     let ignore: IgnoreMatcher?
     private let counter = Mutex(0)
     private let results = Mutex([Int: StageResult]())
+    private let used = Mutex([UsedStep]())
+    /// `--cache-from` records, when any source was given.
+    let imported: ImportedCache?
 
     init(
         builder: Builder, options: BuildOptions, dockerfile: Dockerfile, progress: any ProgressSink,
@@ -25,6 +28,13 @@ final class BuildSession: Sendable {
         self.dockerfile = dockerfile
         self.progress = progress
         self.ignore = ignore
+        imported =
+            options.cacheFrom.isEmpty ? nil : ImportedCache(store: builder.store, settings: options.registry)
+    }
+
+    /// Notes a step's cache record, for `--cache-to`.
+    func recordUsed(_ key: String, _ record: StepRecord, stage: Int) {
+        used.withLock { $0.append(UsedStep(key: key, record: record, stage: stage)) }
     }
 
     var store: ImageStore { builder.store }
@@ -86,11 +96,40 @@ final class BuildSession: Sendable {
         }
         let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
         warnUnusedBuildArgs()
+        if let imported {
+            let progress = self.progress
+            await imported.load(options.cacheFrom) { progress.report(.warning($0)) }
+        }
         try await buildStages(plan, baseNames: baseNames, globals: globals)
         guard let final = result(ofStage: plan.target) else {
             throw BuildError("internal error: target stage produced no result")
         }
-        return try await writeImage(final)
+        let image = try await writeImage(final)
+        try await exportCache(target: plan.target)
+        return image
+    }
+
+    /// `--cache-to`: the records this build used (all stages with mode=max, else the target's).
+    private func exportCache(target: Int) async throws(BuildError) {
+        let steps = used.withLock { $0 }
+        for location in options.cacheTo {
+            let step = nextStep()
+            let name: String
+            switch location.kind {
+            case .registry(let reference): name = "exporting cache to \(reference)"
+            case .local(let directory): name = "exporting cache to \(directory)"
+            }
+            progress.report(.started(step: step, name: name))
+            let started = Date()
+            do {
+                try await CacheExporter(store: store, settings: options.registry).export(
+                    steps.filter { location.exportsAllStages || $0.stage == target }, to: location)
+            } catch {
+                progress.report(.failed(step: step, message: "\(error)", seconds: Date().timeIntervalSince(started)))
+                throw BuildError("cannot export the build cache: \(error)")
+            }
+            progress.report(.done(step: step, seconds: Date().timeIntervalSince(started)))
+        }
     }
 
     /// Builds the planned stages, each as soon as the stages it needs are done, independent

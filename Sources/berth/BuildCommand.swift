@@ -43,6 +43,16 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Always fetch base images from their registry.")
     var pull = false
 
+    @Option(
+        name: .customLong("cache-to"),
+        help: "Export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR.")
+    var cacheTo: [String] = []
+
+    @Option(
+        name: .customLong("cache-from"),
+        help: "Reuse exported cache: type=registry,ref=REF or type=local,src=DIR.")
+    var cacheFrom: [String] = []
+
     @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
     var noCache = false
 
@@ -78,6 +88,8 @@ struct BuildCommand: AsyncParsableCommand {
             labels: try Self.keyValues(labels, flag: "--label", fromEnvironment: false), noCache: noCache,
             network: network)
         options.pull = pull
+        options.cacheTo = try cacheTo.map { try CacheLocation.parse($0, flag: "--cache-to") }
+        options.cacheFrom = try cacheFrom.map { try CacheLocation.parse($0, flag: "--cache-from") }
         options.registry = registry.settings
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")

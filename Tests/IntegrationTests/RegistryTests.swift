@@ -233,3 +233,59 @@ final class TestRegistry {
         #expect(try empty.berth(["system", "check"]).status == 0)
     }
 }
+
+/// `--cache-to` on one store, `--cache-from` on an empty one.
+@Suite(.serialized) struct SharedCacheTests {
+    static func dockerfile(_ base: String) -> String {
+        """
+        FROM \(base) AS tools
+        RUN echo tool > /tool && sleep 0.2
+        FROM \(base)
+        RUN echo one > /one && date +%s%N > /stamp
+        COPY data.txt /data.txt
+        COPY --from=tools /tool /tool
+        RUN cat /one /data.txt /tool > /all
+        CMD ["cat", "/all"]
+        """
+    }
+
+    @Test func anEmptyStoreReusesEveryStepFromARegistryOrADirectory() throws {
+        guard TestRegistry.available else {
+            print("SharedCacheTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry()
+        let a = try BerthHarness()
+        defer { a.cleanup() }
+        try a.importBase()
+        let base = "\(registry.host)/ci/base:1"
+        #expect(try a.berth(["tag", "busybox-base", base]).status == 0)
+        #expect(try a.berth(["push", base]).status == 0)
+        let context = try a.context("app", ["Dockerfile": Self.dockerfile(base), "data.txt": "data\n"])
+        let cacheRef = "\(registry.host)/ci/cache:main"
+        let local = a.work + "/cache-dir"
+        let first = try a.berth([
+            "build", "--progress", "plain", "-t", "app", "--cache-to", "type=registry,ref=\(cacheRef),mode=max",
+            "--cache-to", "type=local,dest=\(local),mode=max", context,
+        ])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("exporting cache to"))
+        let id = try a.imageID("app:latest")
+
+        for source in ["type=registry,ref=\(cacheRef)", "type=local,src=\(local)"] {
+            let b = try BerthHarness()
+            defer { b.cleanup() }
+            let build = try b.berth(["build", "--progress", "plain", "-t", "app", "--cache-from", source, context])
+            #expect(build.status == 0, "\(build.stderr)")
+            let steps = build.stderr.split(separator: "\n").filter { $0.contains("] RUN ") || $0.contains("] COPY ") }
+            #expect(steps.count == 5, "\(build.stderr)")
+            let cachedCount = build.stderr.components(separatedBy: " CACHED").count - 1
+            #expect(cachedCount == 5, "every RUN and COPY is cached from \(source): \(build.stderr)")
+            #expect(try b.imageID("app:latest") == id, "the same image id from \(source)")
+            #expect(try b.berth(["run", "--rm", "app"]).stdout == "one\ndata\ntool\n")
+        }
+        let bad = try a.berth(["build", "--cache-to", "type=s3,bucket=x", context])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--cache-to"))
+    }
+}

@@ -34,6 +34,7 @@ extension StageBuilder {
                 state.layers.append(snapshot)
             }
             session.progress.report(.cached(step: step))
+            session.recordUsed(key.value, record, stage: index)
             state.key = key
             state.created = record.created
             addHistory(&state, createdBy, empty: record.chain == nil)
@@ -59,6 +60,7 @@ extension StageBuilder {
         let created = session.timestamp()
         if let snapshot { state.layers.append(snapshot) }
         let record = StepRecord(chain: snapshot?.chainID?.description, created: created)
+        session.recordUsed(key.value, record, stage: index)
         if let json = try? JSONEncoder().encode(record) {
             try await session.store.putCacheRecord(
                 key.value, result: String(decoding: json, as: UTF8.self), snapshot: snapshot?.chainID)
@@ -69,9 +71,14 @@ extension StageBuilder {
         session.progress.report(.done(step: step, seconds: Date().timeIntervalSince(started)))
     }
 
+    /// The local record for `key`, else one from `--cache-from` (its layers fetched now).
     private func cachedRecord(_ key: CacheKey) async throws -> StepRecord? {
-        guard let text = try await session.store.cacheRecord(key.value) else { return nil }
-        return try? JSONDecoder().decode(StepRecord.self, from: Data(text.utf8))
+        if let text = try await session.store.cacheRecord(key.value),
+            let record = try? JSONDecoder().decode(StepRecord.self, from: Data(text.utf8))
+        {
+            return record
+        }
+        return try await session.imported?.materialize(key.value, snapshotter: session.snapshotter)
     }
 
     /// Prepares an active snapshot on top of the current layers, mounts it, runs `body` with the
