@@ -297,6 +297,22 @@ static void close_inherited(const struct berth_spawn_config *c) {
     syscall(SYS_close_range, next, ~0U, 0);
 }
 
+/// Step 0b: the command starts with every signal unblocked and at its default action. The
+/// cloning thread may block signals (the Swift runtime's worker threads do) and berth ignores
+/// SIGPIPE; exec keeps both, and a container must not inherit either.
+static void reset_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &action, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /// Step 2 (shared with exec): dup the given descriptors onto 0, 1 and 2; for `-t`, start a new
 /// session and take the pty slave on stdin as the controlling terminal.
 static void standard_streams(const struct berth_spawn_config *c) {
@@ -372,6 +388,7 @@ static void run_init(const struct berth_spawn_config *c) {
 
 static int child_main(const struct berth_spawn_config *c) {
     close_inherited(c);
+    reset_signals();
     // Step 1: die with berth (PR_SET_PDEATHSIG), and wait until the parent has put us into
     // our cgroups, so nothing runs outside its limits.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -488,6 +505,7 @@ int berth_restore_terminal(int fd, const void *saved) {
 /// The final process of an exec: berth's child (CLONE_PARENT), already inside the container's
 /// namespaces. Waits for berth to place it in the container's cgroups, then confines and execs.
 static int exec_final(const struct berth_spawn_config *c) {
+    reset_signals();
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     char go;
     if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);

@@ -10,14 +10,22 @@ final class TestRegistry {
     let port: Int
     let directory: String
     private let process: Spawned
+    /// Whether this registry made (and removes) its storage directory.
+    private let owner: Bool
 
     static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") }
 
     /// `user`: require htpasswd (basic) authentication for this user and password.
-    init(user: (name: String, password: String)? = nil) throws {
-        directory = NSTemporaryDirectory() + "berth-registry-" + UUID().uuidString.prefix(8).lowercased()
+    /// `tokenRealm`: require bearer tokens from this realm, signed by `certificate`'s key.
+    init(
+        user: (name: String, password: String)? = nil, tokenRealm: String? = nil, certificate: String? = nil,
+        port: Int? = nil, reusing storage: String? = nil
+    ) throws {
+        owner = storage == nil
+        directory = storage ?? NSTemporaryDirectory() + "berth-registry-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
-        port = Self.freePort()
+        self.port = port ?? Self.freePort()
+        let port = self.port
         var config = """
             version: 0.1
             log:
@@ -48,6 +56,17 @@ final class TestRegistry {
 
                 """
         }
+        if let tokenRealm, let certificate {
+            config += """
+                auth:
+                  token:
+                    realm: \(tokenRealm)
+                    service: berth-test
+                    issuer: berth-test-issuer
+                    rootcertbundle: \(certificate)
+
+                """
+        }
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
         process = try Spawned("/usr/bin/docker-registry", ["serve", directory + "/config.yml"])
         for _ in 0..<200 where !Self.answers(port) { Thread.sleep(forTimeInterval: 0.05) }
@@ -55,14 +74,18 @@ final class TestRegistry {
 
     var host: String { "127.0.0.1:\(port)" }
 
+    private var stopped = false
+
     func stop() {
+        guard !stopped else { return }
+        stopped = true
         kill(process.pid, SIGTERM)
         process.wait()
     }
 
     deinit {
         stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        if owner { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     static func freePort() -> Int {
@@ -287,5 +310,95 @@ final class TestRegistry {
         let bad = try a.berth(["build", "--cache-to", "type=s3,bucket=x", context])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--cache-to"))
+    }
+}
+
+/// Bearer tokens from a token server, and a registry that goes away.
+@Suite(.serialized) struct RegistryTokenTests {
+    @Test func bearerTokensFromATokenServer() throws {
+        guard TestRegistry.available, FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else {
+            print("RegistryTokenTests: skipped (needs docker-registry and openssl)")
+            return
+        }
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        let key = h.work + "/key.pem"
+        let certificate = h.work + "/cert.pem"
+        let made = try BerthHarness.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+                "-subj", "/CN=berth-token",
+            ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let tokenPort = TestRegistry.freePort()
+        let server = try Spawned(
+            "/usr/bin/python3",
+            [
+                BerthHarness.packageRoot + "/Tests/IntegrationTests/Scripts/token-server.py", String(tokenPort), key,
+                certificate, "ci", "t0ken-pass",
+            ])
+        defer {
+            kill(server.pid, SIGTERM)
+            server.wait()
+        }
+        for _ in 0..<100 where !TestRegistry.answers(tokenPort) { Thread.sleep(forTimeInterval: 0.05) }
+        let registry = try TestRegistry(tokenRealm: "http://127.0.0.1:\(tokenPort)/token", certificate: certificate)
+        try h.importBase()
+        let name = "\(registry.host)/secure/base:1"
+        #expect(try h.berth(["tag", "busybox-base", name]).status == 0)
+        let environment = ["DOCKER_CONFIG": h.work + "/docker-config"]
+        let anonymous = try h.berth(["push", name], environment: environment)
+        #expect(anonymous.status == 1)
+        #expect(anonymous.stderr.contains(registry.host), "\(anonymous.stderr)")
+        let wrong = try h.berth(
+            ["login", "-u", "ci", "--password-stdin", registry.host], stdin: Data("bad\n".utf8),
+            environment: environment)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("wrong username or password"), "\(wrong.stderr)")
+        let login = try h.berth(
+            ["login", "-u", "ci", "--password-stdin", registry.host], stdin: Data("t0ken-pass\n".utf8),
+            environment: environment)
+        #expect(login.status == 0, "\(login.stderr)")
+        let push = try h.berth(["push", name], environment: environment)
+        #expect(push.status == 0, "\(push.stderr)")
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        let pull = try empty.berth(["pull", name], environment: environment)
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(
+            try empty.berth(["run", "--rm", name, "echo", "via token"], environment: environment).stdout
+                == "via token\n")
+    }
+
+    @Test func aStoppedRegistryIsNamedAndARetrySkipsWhatArrived() throws {
+        guard TestRegistry.available else {
+            print("RegistryTokenTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let registry = try TestRegistry()
+        let port = registry.port
+        let host = "127.0.0.1:\(port)"
+        #expect(try h.berth(["tag", "busybox-base", "\(host)/app/more:base"]).status == 0)
+        #expect(try h.berth(["push", "\(host)/app/more:base"]).status == 0)
+        let context = try h.context("app", ["Dockerfile": "FROM busybox-base\nRUN echo more > /more\n"])
+        #expect(try h.berth(["build", "-q", "-t", "\(host)/app/more:1", context]).status == 0)
+        registry.stop()
+        let failed = try h.berth(["push", "\(host)/app/more:1"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("cannot reach registry \(host)"), "\(failed.stderr)")
+        // The registry comes back with the same storage: the base layer is not sent again.
+        let again = try TestRegistry(port: port, reusing: registry.directory)
+        defer { again.stop() }
+        #expect(try h.berth(["push", "\(host)/app/more:base"]).status == 0)
+        let retry = try h.berth(["push", "\(host)/app/more:1"])
+        #expect(retry.status == 0, "\(retry.stderr)")
+        #expect(retry.stderr.components(separatedBy: "Layer already exists").count - 1 >= 1, "\(retry.stderr)")
+        #expect(
+            retry.stderr.components(separatedBy: ": Pushed").count - 1 == 2,
+            "the new layer and the config: \(retry.stderr)")
     }
 }
