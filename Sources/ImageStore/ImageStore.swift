@@ -115,6 +115,14 @@ enum Migrations {
             finished_at TEXT);
         CREATE INDEX containers_image ON containers(image_id);
         """,
+        // Where blobs are known to be in registries, so a push can mount instead of upload.
+        """
+        CREATE TABLE blob_sources(
+            digest TEXT NOT NULL,
+            registry TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            PRIMARY KEY(digest, registry, repository));
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws(StoreError) {

@@ -120,18 +120,69 @@ public actor RegistryClient {
         }
     }
 
-    /// Uploads the blob at `path` (monolithic: POST then PUT with the digest), unless the
-    /// repository has it already. Returns true when bytes were sent.
+    /// How a blob reached the repository.
+    public enum UploadResult: Sendable, Equatable {
+        case alreadyThere, mounted, uploaded
+    }
+
+    /// Uploads the blob at `path` unless the repository has it: first by mounting it from
+    /// `mountFrom` (another repository of the same registry that has it), else monolithic
+    /// (POST, then PUT with the body) or, past `chunkSize` bytes, in chunks (PATCH with
+    /// Content-Range, then PUT with the digest).
     @discardableResult
-    public func uploadBlob(_ digest: Digest, from path: String) async throws -> Bool {
-        if try await blobExists(digest) { return false }
-        guard let start = endpoint.uploadURL() else {
+    public func uploadBlob(
+        _ digest: Digest, from path: String, mountFrom: String? = nil, chunkSize: Int = 64 << 20
+    ) async throws -> UploadResult {
+        if try await blobExists(digest) { return .alreadyThere }
+        var scope = pushScope
+        if let mountFrom { scope += " repository:\(mountFrom):pull" }
+        guard let start = endpoint.uploadURL(mount: mountFrom == nil ? nil : digest, from: mountFrom) else {
             throw RegistryError.invalid(registry: registry, detail: "bad URL")
         }
-        let opened = try await perform("POST", start, headers: ["Content-Length": "0"], scope: pushScope)
+        let opened = try await perform("POST", start, headers: ["Content-Length": "0"], scope: scope)
+        if opened.status == 201 && mountFrom != nil { return .mounted }
         guard opened.status == 202, let location = opened.headers["location"],
-            let session = URL(string: location, relativeTo: start)?.absoluteURL
+            var session = URL(string: location, relativeTo: start)?.absoluteURL
         else { throw httpError("POST", start, opened) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if size > chunkSize {
+            session = try await uploadChunks(path, size: size, chunkSize: chunkSize, to: session, scope: scope)
+            try await finishUpload(session, digest: digest, body: .none, scope: scope)
+            return .uploaded
+        }
+        try await finishUpload(session, digest: digest, body: .file(URL(fileURLWithPath: path)), scope: scope)
+        return .uploaded
+    }
+
+    /// PATCHes the file in `chunkSize` pieces; returns the URL to finish the upload at.
+    private func uploadChunks(_ path: String, size: Int, chunkSize: Int, to start: URL, scope: String) async throws
+        -> URL
+    {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RegistryError.invalid(registry: registry, detail: "cannot read \(path)")
+        }
+        defer { try? handle.close() }
+        var session = start
+        var offset = 0
+        while offset < size {
+            let chunk = try handle.read(upToCount: chunkSize) ?? Data()
+            guard !chunk.isEmpty else { break }
+            let response = try await perform(
+                "PATCH", session,
+                headers: [
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": "\(offset)-\(offset + chunk.count - 1)",
+                ], body: .data(chunk), scope: scope)
+            guard response.status == 202, let location = response.headers["location"],
+                let next = URL(string: location, relativeTo: session)?.absoluteURL
+            else { throw httpError("PATCH", session, response) }
+            session = next
+            offset += chunk.count
+        }
+        return session
+    }
+
+    private func finishUpload(_ session: URL, digest: Digest, body: Body, scope: String) async throws {
         var components = URLComponents(url: session, resolvingAgainstBaseURL: true)
         var query = components?.queryItems ?? []
         query.append(URLQueryItem(name: "digest", value: digest.description))
@@ -140,11 +191,8 @@ public actor RegistryClient {
             throw RegistryError.invalid(registry: registry, detail: "bad upload URL")
         }
         let put = try await perform(
-            "PUT", finish, headers: ["Content-Type": "application/octet-stream"],
-            body: .file(URL(fileURLWithPath: path)),
-            scope: pushScope)
+            "PUT", finish, headers: ["Content-Type": "application/octet-stream"], body: body, scope: scope)
         guard put.status == 201 else { throw httpError("PUT", finish, put) }
-        return true
     }
 
     /// Stores a manifest under `reference` (a tag); returns its digest.

@@ -371,6 +371,34 @@ final class TestRegistry {
                 == "via token\n")
     }
 
+    @Test func chunkedUploadsAndCrossRepositoryMounts() throws {
+        guard TestRegistry.available else {
+            print("RegistryTokenTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry()
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let first = "\(registry.host)/team/a:1"
+        #expect(try h.berth(["tag", "busybox-base", first]).status == 0)
+        // 64 KiB chunks: the ~1 MB base layer goes up in many PATCH requests.
+        let chunked = try h.berth(["push", first], environment: ["BERTH_PUSH_CHUNK_SIZE": "65536"])
+        #expect(chunked.status == 0, "\(chunked.stderr)")
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        #expect(try empty.berth(["pull", first]).status == 0)
+        #expect(try empty.berth(["run", "--rm", first, "echo", "whole"]).stdout == "whole\n")
+        // Another repository of the same registry: the blobs are mounted, not sent.
+        let second = "\(registry.host)/team/b:1"
+        #expect(try h.berth(["tag", "busybox-base", second]).status == 0)
+        let mounted = try h.berth(["push", second])
+        #expect(mounted.status == 0, "\(mounted.stderr)")
+        #expect(
+            mounted.stderr.contains("Mounted from team/a") && !mounted.stderr.contains(": Pushed"), "\(mounted.stderr)")
+        #expect(try empty.berth(["pull", second]).status == 0)
+    }
+
     @Test func aStoppedRegistryIsNamedAndARetrySkipsWhatArrived() throws {
         guard TestRegistry.available else {
             print("RegistryTokenTests: skipped (apt-get install docker-registry)")

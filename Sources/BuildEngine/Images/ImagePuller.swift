@@ -84,6 +84,9 @@ public struct ImagePuller: Sendable {
                 detail: "\(reference): \(manifest.layers.count) layers but \(diffIDs.count) diff_ids")
         }
         let layers = try await fetchLayers(manifest.layers, diffIDs: diffIDs, client: client)
+        for blob in manifest.layers.map(\.digest) + [manifest.config.digest] {
+            try await store.recordBlobSource(blob, registry: reference.registry, repository: reference.repository)
+        }
         let image = try await store.putImage(configBytes: configBytes, config: config, layers: layers)
         if reference.digest == nil { try await store.tag(image.id, as: reference) }
         report("Digest: \(topDigest)")

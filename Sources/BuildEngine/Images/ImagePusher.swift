@@ -18,6 +18,12 @@ public struct ImagePusher: Sendable {
         self.report = report
     }
 
+    /// Blobs larger than this go up in chunks (`$BERTH_PUSH_CHUNK_SIZE` bytes, default 64 MiB).
+    static var chunkSize: Int {
+        ProcessInfo.processInfo.environment["BERTH_PUSH_CHUNK_SIZE"].flatMap { Int($0) }.map { max($0, 1024) }
+            ?? 64 << 20
+    }
+
     /// Pushes `name` (an image in the store) as `reference`; returns the manifest digest.
     public func push(_ name: String, as reference: ImageReference) async throws -> Digest {
         let image = try await store.image(named: name)
@@ -34,9 +40,21 @@ public struct ImagePusher: Sendable {
                     running += 1
                     let path = store.blobPath(digest)
                     let report = self.report
+                    let store = self.store
+                    let chunk = Self.chunkSize
                     group.addTask {
-                        let sent = try await client.uploadBlob(digest, from: path)
-                        report("\(digest.encoded.prefix(12)): \(sent ? "Pushed" : "Layer already exists")")
+                        let source = try await store.blobSource(
+                            digest, registry: reference.registry, excluding: reference.repository)
+                        let result = try await client.uploadBlob(
+                            digest, from: path, mountFrom: source, chunkSize: chunk)
+                        try await store.recordBlobSource(
+                            digest, registry: reference.registry, repository: reference.repository)
+                        let short = digest.encoded.prefix(12)
+                        switch result {
+                        case .alreadyThere: report("\(short): Layer already exists")
+                        case .mounted: report("\(short): Mounted from \(source ?? "")")
+                        case .uploaded: report("\(short): Pushed")
+                        }
                     }
                 }
                 try await group.next()
