@@ -399,6 +399,30 @@ final class TestRegistry {
         #expect(try empty.berth(["pull", second]).status == 0)
     }
 
+    @Test func dockerHubNamesComeFromAConfiguredMirror() throws {
+        guard TestRegistry.available else {
+            print("RegistryTokenTests: skipped (apt-get install docker-registry)")
+            return
+        }
+        let registry = try TestRegistry()
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        // The mirror holds library/mirrored-busybox, as a docker.io pull-through cache would.
+        let inMirror = "\(registry.host)/library/mirrored-busybox:1"
+        #expect(try h.berth(["tag", "busybox-base", inMirror]).status == 0)
+        #expect(try h.berth(["push", inMirror]).status == 0)
+        let config = h.work + "/registries.json"
+        try #"{"registry-mirrors": ["http://\#(registry.host)"]}"#.write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let empty = try BerthHarness()
+        defer { empty.cleanup() }
+        let pull = try empty.berth(["pull", "mirrored-busybox:1"], environment: ["BERTH_REGISTRIES_CONFIG": config])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(
+            try empty.berth(["run", "--rm", "mirrored-busybox:1", "echo", "from mirror"]).stdout == "from mirror\n")
+    }
+
     @Test func aStoppedRegistryIsNamedAndARetrySkipsWhatArrived() throws {
         guard TestRegistry.available else {
             print("RegistryTokenTests: skipped (apt-get install docker-registry)")
