@@ -157,7 +157,9 @@ final class TestRegistry {
         #expect(repeated.stderr.contains("Already exists"))
         // FROM pulls a missing base by itself.
         let child = try empty.context("child", ["Dockerfile": "FROM \(name)\nRUN echo child > /c\n"])
-        let childBuild = try BerthHarness().berth(["build", "-q", "-t", "child", child])
+        let fresh = try BerthHarness()
+        defer { fresh.cleanup() }
+        let childBuild = try fresh.berth(["build", "-q", "-t", "child", child])
         #expect(childBuild.status == 0, "\(childBuild.stderr)")
 
         guard BerthHarness.dockerAvailable else {
