@@ -293,6 +293,12 @@ public struct ContainerManager: Sendable {
     }
 }
 
+/// A container failure that is not the container's own status (create, start, stop, cp).
+public struct RunError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 extension RunError {
     /// docker's codes: 127 command not found, 126 not executable, 125 anything else.
     public static func exitCode(for error: any Error) -> Int32 {
