@@ -1,4 +1,5 @@
 import Foundation
+import OCIImage
 
 #if canImport(Glibc)
     import Glibc
@@ -166,6 +167,27 @@ public enum FileSystem {
             out.append(contentsOf: buffer[0..<n])
         }
         return out
+    }
+
+    /// A file's SHA-256 digest and size, streamed in 1 MiB reads.
+    public static func digest(ofFile path: String) throws(StoreError) -> (digest: Digest, size: Int64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var hasher = DigestHasher()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            size += Int64(n)
+        }
+        return (hasher.finalize(), size)
     }
 
     /// True when something exists at `path` (not following a final symlink).

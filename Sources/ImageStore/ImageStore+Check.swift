@@ -146,7 +146,7 @@ extension ImageStore {
                         repair: inUse ? nil : .deleteBlob(text)))
                 continue
             }
-            let actual = try Self.digestOfFile(path)
+            let actual = try FileSystem.digest(ofFile: path)
             if actual.digest != digest || actual.size != (row.integer("size") ?? -1) {
                 report.problems.append(
                     StoreProblem(
@@ -160,7 +160,7 @@ extension ImageStore {
         for name in try FileSystem.listDirectory(directory) where !recorded.contains("sha256:" + name) {
             let text = "sha256:" + name
             let path = directory + "/" + name
-            let actual = try Self.digestOfFile(path)
+            let actual = try FileSystem.digest(ofFile: path)
             let intact = actual.digest.description == text
             report.problems.append(
                 StoreProblem(
@@ -262,27 +262,6 @@ extension ImageStore {
         }
         _ = try removeSnapshotDirectory(String(id))
         try db.query("DELETE FROM snapshots WHERE id = ?", [.integer(id)])
-    }
-
-    /// Streams a file through SHA-256.
-    static func digestOfFile(_ path: String) throws(StoreError) -> (digest: Digest, size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
-        var hasher = DigestHasher()
-        var size: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            size += Int64(n)
-        }
-        return (hasher.finalize(), size)
     }
 
     /// Mount points in this process's mount namespace (from /proc/self/mountinfo, unescaped).

@@ -1,4 +1,5 @@
 import Foundation
+import ImageStore
 import OCIImage
 
 #if canImport(FoundationNetworking)
@@ -112,7 +113,7 @@ public actor RegistryClient {
             }
             throw httpError("GET", url, response)
         }
-        let actual = try Self.digest(ofFile: path)
+        let actual = try FileSystem.digest(ofFile: path).digest
         guard actual == digest else {
             unlink(path)
             throw RegistryError.digestMismatch(
@@ -369,17 +370,6 @@ public actor RegistryClient {
         }
         return .http(
             registry: registry, method: method, url: url.absoluteString, status: response.status, detail: detail)
-    }
-
-    /// SHA-256 of a file, streamed.
-    static func digest(ofFile path: String) throws -> Digest {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw RegistryError.invalid(registry: "", detail: "cannot read \(path)")
-        }
-        defer { try? handle.close() }
-        var hasher = DigestHasher()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-        return hasher.finalize()
     }
 }
 
