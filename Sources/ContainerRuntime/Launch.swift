@@ -172,18 +172,7 @@ struct Launch {
             err[1] = -1
         }
 
-        var go: UInt8 = 1
-        _ = write(sync[1], &go, 1)
-        close(sync[1])
-        sync[1] = -1
-
-        // EOF on the error pipe means exec succeeded; a record means the child gave up.
-        var record = berth_child_error()
-        let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
-        var failure: RuntimeError?
-        if n == MemoryLayout<berth_child_error>.size {
-            failure = Self.error(from: record)
-        }
+        let failure = Self.release(sync: &sync, errors: errors[0])
 
         let group = startReaders(io: io, out: out[0], err: err[0])
         if failure == nil { onStart?(pid) }
@@ -266,9 +255,7 @@ struct Launch {
             err[index] = -1
         }
         guard got == MemoryLayout<pid_t>.size, pid > 0 else {
-            var record = berth_child_error()
-            let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
-            if n == MemoryLayout<berth_child_error>.size { return .failure(Self.error(from: record)) }
+            if let failure = Self.readFailure(errors[0]) { return .failure(failure) }
             return .failure(.setup(step: "join container", detail: "the container is not running", errno: ESRCH))
         }
         child.pid.withLock { $0 = pid }
@@ -280,16 +267,27 @@ struct Launch {
                 close(fd)
             }
         }
+        let failure = Self.release(sync: &sync, errors: errors[0])
+        let group = startReaders(io: io, out: out[0], err: err[0])
+        if failure == nil { onStart?(pid) }
+        return wait(pid, failure: failure, child: child, readers: group)
+    }
+
+    /// Lets the waiting child go on (one byte on the sync pipe) and reads how it ended its
+    /// set-up: EOF on the error pipe means exec succeeded, a record means the child gave up.
+    static func release(sync: inout [Int32], errors: Int32) -> RuntimeError? {
         var go: UInt8 = 1
         _ = write(sync[1], &go, 1)
         close(sync[1])
         sync[1] = -1
+        return readFailure(errors)
+    }
+
+    /// The child's failure record from the error pipe, or nil at EOF (it reached exec).
+    static func readFailure(_ errors: Int32) -> RuntimeError? {
         var record = berth_child_error()
-        let n = withUnsafeMutableBytes(of: &record) { read(errors[0], $0.baseAddress, $0.count) }
-        let failure = n == MemoryLayout<berth_child_error>.size ? Self.error(from: record) : nil
-        let group = startReaders(io: io, out: out[0], err: err[0])
-        if failure == nil { onStart?(pid) }
-        return wait(pid, failure: failure, child: child, readers: group)
+        let n = withUnsafeMutableBytes(of: &record) { read(errors, $0.baseAddress, $0.count) }
+        return n == MemoryLayout<berth_child_error>.size ? error(from: record) : nil
     }
 
     static func error(from record: berth_child_error) -> RuntimeError {
