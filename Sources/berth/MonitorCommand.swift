@@ -64,6 +64,8 @@ enum MonitorLauncher {
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
         posix_spawn_file_actions_adddup2(&actions, ready[1], 3)
+        // Only the ready pipe beyond 0-2: nothing else berth has open outlives it in the monitor.
+        _ = spawnCloseFrom(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -100,3 +102,7 @@ enum MonitorLauncher {
         }
     }
 }
+
+/// glibc's posix_spawn_file_actions_addclosefrom_np (not exported by the Glibc module).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

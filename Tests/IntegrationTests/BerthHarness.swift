@@ -138,6 +138,9 @@ final class Spawned: @unchecked Sendable {
             }
             pipes.append(fds)
         }
+        // Nothing but 0-2 reaches the child: another test's file that is open for writing
+        // (a binary being copied) would otherwise stay open in it and fail exec with ETXTBSY.
+        _ = systemSpawnCloseFrom(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = ([program] + args).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in argv + envp { free(pointer) } }
@@ -239,3 +242,7 @@ final class Spawned: @unchecked Sendable {
 /// concurrently spawned process inherits a test's pipe.
 @_silgen_name("pipe2")
 func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
+/// glibc's posix_spawn_file_actions_addclosefrom_np (not exported by the Glibc module).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func systemSpawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
