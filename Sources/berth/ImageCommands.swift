@@ -52,11 +52,7 @@ struct RmiCommand: AsyncParsableCommand {
                         )
                     }
                     // Forced: the names go, the image stays for its containers (as docker does).
-                    for tag in image.tags {
-                        let reference = try ImageReference(parsing: tag)
-                        try await stores.store.untag(reference)
-                        print("Untagged: \(reference.familiarName)")
-                    }
+                    try await untagAll(image, store: stores.store)
                     continue
                 }
                 if let reference = try? ImageReference(parsing: name), image.tags.contains(reference.description) {
@@ -69,11 +65,7 @@ struct RmiCommand: AsyncParsableCommand {
                             "conflict: unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories"
                         )
                     }
-                    for tag in image.tags {
-                        let reference = try ImageReference(parsing: tag)
-                        try await stores.store.untag(reference)
-                        print("Untagged: \(reference.familiarName)")
-                    }
+                    try await untagAll(image, store: stores.store)
                 }
                 try await stores.store.deleteImage(image.id)
                 print("Deleted: \(image.id)")
@@ -84,8 +76,16 @@ struct RmiCommand: AsyncParsableCommand {
         }
         if failed { throw ExitCode(1) }
     }
-}
 
+    /// Removes every name of `image`, saying so as docker does.
+    private func untagAll(_ image: StoredImage, store: ImageStore) async throws {
+        for tag in image.tags {
+            let reference = try ImageReference(parsing: tag)
+            try await store.untag(reference)
+            print("Untagged: \(reference.familiarName)")
+        }
+    }
+}
 /// `berth inspect IMAGE…`: docker-shaped JSON.
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
