@@ -99,33 +99,8 @@ extension ImageStore {
                 report.problems.append(StoreProblem(description: "image \(digest.shortID) cannot be read: \(error)"))
             }
         }
-        if report.problems.isEmpty { return try references() }
-        // Some image is damaged: gather the references the readable images make.
-        return try referencesSkippingDamagedImages()
-    }
-
-    /// References as far as they can be read: an image's config and manifest digests come from
-    /// its row, so even a damaged image keeps its blobs (repair never removes what it names).
-    private func referencesSkippingDamagedImages() throws(StoreError) -> StoreReferences {
-        var base = try referencesWithoutImages()
-        var roots: [Int64] = []
-        for row in try db.query("SELECT id, manifest_digest FROM images") {
-            guard let id = row.text("id"), let manifestText = row.text("manifest_digest") else { continue }
-            base.imageBlobs.insert(id)
-            base.imageBlobs.insert(manifestText)
-            if let digest = try? Digest(parsing: manifestText), let bytes = try? readBlob(digest),
-                let manifest = try? CanonicalJSON.decode(Manifest.self, from: bytes, what: "manifest")
-            {
-                for layer in manifest.layers { base.imageBlobs.insert(layer.digest.description) }
-            }
-            if let digest = try? Digest(parsing: id), let bytes = try? readBlob(digest),
-                let config = try? CanonicalJSON.decode(ImageConfig.self, from: bytes, what: "config")
-            {
-                roots += config.rootfs.chainIDs.compactMap { base.snapshotsByChain[$0.description] }
-            }
-        }
-        base.imageSnapshots = base.closure(roots)
-        return base
+        // A damaged image still keeps what its row and its readable parts name.
+        return try references(tolerateDamage: true)
     }
 
     private func checkBlobs(referenced: Set<String>, into report: inout CheckReport) throws(StoreError) {

@@ -45,19 +45,43 @@ struct StoreReferences {
 }
 
 extension ImageStore {
-    /// Reads every root and what it references. Throws when an image cannot be read: a damaged
-    /// image must be looked at (`system check`), not silently collected around.
-    func references() throws(StoreError) -> StoreReferences {
+    /// Reads every root and what it references. An image that cannot be read throws, since a
+    /// damaged image must be looked at (`system check`), not collected around; with
+    /// `tolerateDamage` (for `system check` itself) its row still keeps its manifest and config
+    /// blobs, and whatever of it can be read keeps the rest.
+    func references(tolerateDamage: Bool = false) throws(StoreError) -> StoreReferences {
         var references = try referencesWithoutImages()
-        var imageRoots: [Int64] = []
-        for image in try images() {
-            references.imageBlobs.insert(image.manifestDigest.description)
-            references.imageBlobs.insert(image.id.description)
-            for layer in image.manifest.layers { references.imageBlobs.insert(layer.digest.description) }
-            imageRoots += image.config.rootfs.chainIDs.compactMap { references.snapshotsByChain[$0.description] }
+        var roots: [Int64] = []
+        for row in try db.query("SELECT id, manifest_digest FROM images") {
+            guard let id = row.text("id"), let manifestText = row.text("manifest_digest") else { continue }
+            references.imageBlobs.insert(id)
+            references.imageBlobs.insert(manifestText)
+            let manifest: Manifest?
+            let config: ImageConfig?
+            do {
+                manifest = try CanonicalJSON.decode(
+                    Manifest.self, from: try readBlob(try Digest(parsing: manifestText)),
+                    what: "manifest \(manifestText)")
+            } catch {
+                guard tolerateDamage else { throw Self.damaged(id, error) }
+                manifest = nil
+            }
+            do {
+                config = try CanonicalJSON.decode(
+                    ImageConfig.self, from: try readBlob(try Digest(parsing: id)), what: "image config \(id)")
+            } catch {
+                guard tolerateDamage else { throw Self.damaged(id, error) }
+                config = nil
+            }
+            for layer in manifest?.layers ?? [] { references.imageBlobs.insert(layer.digest.description) }
+            roots += (config?.rootfs.chainIDs ?? []).compactMap { references.snapshotsByChain[$0.description] }
         }
-        references.imageSnapshots = references.closure(imageRoots)
+        references.imageSnapshots = references.closure(roots)
         return references
+    }
+
+    private static func damaged(_ id: String, _ error: any Error) -> StoreError {
+        (error as? StoreError) ?? .invalid("image \(id) cannot be read: \(error)")
     }
 
     /// Snapshots and cache records, before images are read.

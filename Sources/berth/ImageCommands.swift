@@ -86,6 +86,7 @@ struct RmiCommand: AsyncParsableCommand {
         }
     }
 }
+
 /// `berth inspect IMAGE…`: docker-shaped JSON.
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
