@@ -113,21 +113,9 @@ public struct ImagePuller: Sendable {
     private func fetchLayers(_ layers: [Descriptor], diffIDs: [Digest], client: RegistryClient) async throws
         -> [Descriptor]
     {
-        var result = [Descriptor?](repeating: nil, count: layers.count)
-        try await withThrowingTaskGroup(of: (Int, Descriptor).self) { group in
-            var next = 0
-            func start() {
-                let index = next
-                next += 1
-                group.addTask { (index, try await fetchLayer(layers[index], diffID: diffIDs[index], client: client)) }
-            }
-            while next < layers.count && next < 4 { start() }
-            while let (index, descriptor) = try await group.next() {
-                result[index] = descriptor
-                if next < layers.count { start() }
-            }
+        try await Array(layers.indices).concurrentMap(limit: 4) { index in
+            try await fetchLayer(layers[index], diffID: diffIDs[index], client: client)
         }
-        return result.compactMap { $0 }
     }
 
     private func fetchLayer(_ layer: Descriptor, diffID: Digest, client: RegistryClient) async throws -> Descriptor {

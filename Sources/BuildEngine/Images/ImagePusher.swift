@@ -31,34 +31,20 @@ public struct ImagePusher: Sendable {
         let client = RegistryClient(endpoint: endpoint, credentials: settings.credentials(for: reference.registry))
         report("The push refers to repository [\(reference.registry)/\(reference.repository)]")
         let layers = try await LayerCompressor(store: store).compressed(image.manifest.layers, using: .gzip)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var pending = layers.map(\.digest) + [image.id]
-            var running = 0
-            while !pending.isEmpty || running > 0 {
-                while running < 4, let digest = pending.first {
-                    pending.removeFirst()
-                    running += 1
-                    let path = store.blobPath(digest)
-                    let report = self.report
-                    let store = self.store
-                    let chunk = Self.chunkSize
-                    group.addTask {
-                        let source = try await store.blobSource(
-                            digest, registry: reference.registry, excluding: reference.repository)
-                        let result = try await client.uploadBlob(
-                            digest, from: path, mountFrom: source, chunkSize: chunk)
-                        try await store.recordBlobSource(
-                            digest, registry: reference.registry, repository: reference.repository)
-                        let short = digest.encoded.prefix(12)
-                        switch result {
-                        case .alreadyThere: report("\(short): Layer already exists")
-                        case .mounted: report("\(short): Mounted from \(source ?? "")")
-                        case .uploaded: report("\(short): Pushed")
-                        }
-                    }
-                }
-                try await group.next()
-                running -= 1
+        let store = self.store
+        let report = self.report
+        let chunk = Self.chunkSize
+        _ = try await (layers.map(\.digest) + [image.id]).concurrentMap(limit: 4) { digest in
+            let source = try await store.blobSource(
+                digest, registry: reference.registry, excluding: reference.repository)
+            let result = try await client.uploadBlob(
+                digest, from: store.blobPath(digest), mountFrom: source, chunkSize: chunk)
+            try await store.recordBlobSource(digest, registry: reference.registry, repository: reference.repository)
+            let short = digest.encoded.prefix(12)
+            switch result {
+            case .alreadyThere: report("\(short): Layer already exists")
+            case .mounted: report("\(short): Mounted from \(source ?? "")")
+            case .uploaded: report("\(short): Pushed")
             }
         }
         let configBytes = try await store.readBlob(image.id)

@@ -24,21 +24,10 @@ public struct LayerCompressor: Sendable {
                 missing.append(index)
             }
         }
-        let limit = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        try await withThrowingTaskGroup(of: (Int, Descriptor).self) { group in
-            var next = 0
-            func startOne() {
-                let index = missing[next]
-                next += 1
-                let layer = layers[index]
-                group.addTask { (index, try await compress(layer, using: compression)) }
-            }
-            while next < missing.count && next < limit { startOne() }
-            while let (index, descriptor) = try await group.next() {
-                result[index] = descriptor
-                if next < missing.count { startOne() }
-            }
+        let made = try await missing.concurrentMap(limit: ProcessInfo.processInfo.activeProcessorCount) { index in
+            try await compress(layers[index], using: compression)
         }
+        for (index, descriptor) in zip(missing, made) { result[index] = descriptor }
         return result.compactMap { $0 }
     }
 
