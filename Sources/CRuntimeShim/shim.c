@@ -72,7 +72,13 @@ int berth_open_in_root(int root_fd, const char *path, int flags, unsigned int mo
     how.flags = (unsigned long long)flags | O_CLOEXEC;
     how.mode = (flags & O_CREAT) ? mode : 0;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    // openat2 answers EAGAIN when a rename or mount anywhere on the system raced with a
+    // ".." step of the resolution (it cannot then prove the result stays inside the root);
+    // the kernel's advice is to try again.
+    for (int attempt = 0;; attempt++) {
+        int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+        if (fd >= 0 || errno != EAGAIN || attempt == 255) return fd;
+    }
 }
 
 int berth_pipe(int fds[2]) {

@@ -142,7 +142,8 @@ int berth_restore_terminal(int fd, const void *saved);
 extern const int berth_termios_size;
 
 /// Opens `path` inside the directory `root_fd` as if it were `/` (openat2 RESOLVE_IN_ROOT):
-/// symlinks cannot lead out of it. Returns a descriptor or -1 with errno set.
+/// symlinks cannot lead out of it. Retries the kernel's EAGAIN (a concurrent rename or mount).
+/// Returns a descriptor or -1 with errno set.
 int berth_open_in_root(int root_fd, const char *path, int flags, unsigned int mode);
 
 /// The highest capability number the running kernel knows.
