@@ -33,6 +33,8 @@ let package = Package(
 
         // The code that runs between clone and exec: C, allocation-free.
         .target(name: "CRuntimeShim"),
+        // HTTP through libcurl, loaded with dlopen on first use (not at every start of berth).
+        .target(name: "CHTTP", linkerSettings: [.linkedLibrary("dl")]),
 
         .target(name: "DockerfileSyntax"),
         .target(
@@ -58,9 +60,7 @@ let package = Package(
             ]),
         .target(
             name: "Registry",
-            dependencies: ["OCIImage", "ImageStore"],
-            // FoundationNetworking's HTTP is libcurl; a static Swift runtime needs it named.
-            linkerSettings: [.linkedLibrary("curl")]),
+            dependencies: ["OCIImage", "ImageStore", "CHTTP"]),
         .executableTarget(
             name: "berth",
             dependencies: [
@@ -79,6 +79,9 @@ let package = Package(
             dependencies: ["ContainerRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "DockerfileSyntax"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCIImage"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCIImage"]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["OCIImage"],
+            // C and Python helpers the tests compile or run; not part of the test target.
+            exclude: ["Scripts"]),
     ]
 )

@@ -2,8 +2,8 @@ import Foundation
 import ImageStore
 import OCIImage
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
+#if canImport(Glibc)
+    import Glibc
 #endif
 
 /// A client of one repository in an OCI distribution registry: authentication (anonymous, basic,
@@ -12,7 +12,6 @@ import OCIImage
 public actor RegistryClient {
     public nonisolated let endpoint: RegistryEndpoint
     let credentials: RegistryCredentials?
-    let session: URLSession
     private var tokens: [String: String] = [:]
     private var useBasic = false
 
@@ -20,35 +19,18 @@ public actor RegistryClient {
     public init(endpoint: RegistryEndpoint, credentials: RegistryCredentials?) {
         self.endpoint = endpoint
         self.credentials = credentials
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 60
-        configuration.timeoutIntervalForResource = 6 * 3600
-        configuration.httpMaximumConnectionsPerHost = 8
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration, delegate: challenges, delegateQueue: nil)
     }
-
-    /// Keeps the 401 answers URLSession turns into authentication challenges.
-    private let challenges = ChallengeRecorder()
 
     /// The scope for pulling, or pulling and pushing, this repository.
     public var pullScope: String { "repository:\(endpoint.repository):pull" }
     public var pushScope: String { "repository:\(endpoint.repository):pull,push" }
     nonisolated var registry: String { endpoint.registry }
 
-    /// What a request sends.
-    enum Body {
-        case none
-        case data(Data)
-        case file(URL)
-    }
+    typealias Body = HTTPTransport.Body
+    typealias Response = HTTPTransport.Response
 
-    /// What came back.
-    struct Response {
-        var status: Int
-        var headers: [String: String]
-        var data: Data
-    }
+    /// Manifests and indexes larger than this are refused (what registries accept too).
+    static let manifestLimit = 4 << 20
 
     // MARK: - API
 
@@ -68,10 +50,11 @@ public actor RegistryClient {
             throw RegistryError.invalid(registry: registry, detail: "bad reference \(reference)")
         }
         let response = try await perform(
-            "GET", url, headers: ["Accept": accept.joined(separator: ", ")], scope: pullScope)
+            "GET", url, headers: ["Accept": accept.joined(separator: ", ")], scope: pullScope,
+            limit: Self.manifestLimit)
         if response.status == 404 { throw RegistryError.notFound(registry: registry, reference: reference) }
         guard response.status == 200 else { throw httpError("GET", url, response) }
-        guard response.data.count <= 4 << 20 else {
+        guard response.data.count <= Self.manifestLimit else {
             throw RegistryError.invalid(registry: registry, detail: "manifest \(reference) is larger than 4 MiB")
         }
         let actual = Digest.sha256(of: Array(response.data))
@@ -151,7 +134,8 @@ public actor RegistryClient {
             try await finishUpload(session, digest: digest, body: .none, scope: scope)
             return .uploaded
         }
-        try await finishUpload(session, digest: digest, body: .file(URL(fileURLWithPath: path)), scope: scope)
+        try await finishUpload(
+            session, digest: digest, body: .file(path: path, offset: 0, length: Int64(size)), scope: scope)
         return .uploaded
     }
 
@@ -159,26 +143,21 @@ public actor RegistryClient {
     private func uploadChunks(_ path: String, size: Int, chunkSize: Int, to start: URL, scope: String) async throws
         -> URL
     {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw RegistryError.invalid(registry: registry, detail: "cannot read \(path)")
-        }
-        defer { try? handle.close() }
         var session = start
         var offset = 0
         while offset < size {
-            let chunk = try handle.read(upToCount: chunkSize) ?? Data()
-            guard !chunk.isEmpty else { break }
+            let count = min(chunkSize, size - offset)
             let response = try await perform(
                 "PATCH", session,
                 headers: [
                     "Content-Type": "application/octet-stream",
-                    "Content-Range": "\(offset)-\(offset + chunk.count - 1)",
-                ], body: .data(chunk), scope: scope)
+                    "Content-Range": "\(offset)-\(offset + count - 1)",
+                ], body: .file(path: path, offset: Int64(offset), length: Int64(count)), scope: scope)
             guard response.status == 202, let location = response.headers["location"],
                 let next = URL(string: location, relativeTo: session)?.absoluteURL
             else { throw httpError("PATCH", session, response) }
             session = next
-            offset += chunk.count
+            offset += count
         }
         return session
     }
@@ -213,16 +192,12 @@ public actor RegistryClient {
     /// says and tries once more.
     func perform(
         _ method: String, _ url: URL, headers: [String: String] = [:], body: Body = .none, scope: String,
-        downloadTo path: String? = nil
+        downloadTo path: String? = nil, limit: Int? = nil
     ) async throws -> Response {
         for attempt in 0..<2 {
-            var request = URLRequest(url: url)
-            request.httpMethod = method
-            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-            if let authorization = authorization(scope) {
-                request.setValue(authorization, forHTTPHeaderField: "Authorization")
-            }
-            let response = try await send(request, body: body, downloadTo: path)
+            var headers = headers
+            if let authorization = authorization(scope) { headers["Authorization"] = authorization }
+            let response = try await send(method, url, headers: headers, body: body, downloadTo: path, limit: limit)
             guard response.status == 401 else { return response }
             let answered =
                 attempt == 0 ? try await authenticate(response.headers["www-authenticate"] ?? "", scope: scope) : false
@@ -258,13 +233,12 @@ public actor RegistryClient {
             if let credentials { query.append(URLQueryItem(name: "account", value: credentials.username)) }
             components.queryItems = query
             guard let url = components.url else { return false }
-            var request = URLRequest(url: url)
+            var headers: [String: String] = [:]
             if let credentials {
-                request.setValue(
-                    "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString(),
-                    forHTTPHeaderField: "Authorization")
+                headers["Authorization"] =
+                    "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
             }
-            let response = try await send(request, body: .none, downloadTo: nil)
+            let response = try await send("GET", url, headers: headers, body: .none, downloadTo: nil, limit: 1 << 20)
             guard response.status == 200 else {
                 throw RegistryError.unauthorized(
                     registry: registry,
@@ -287,78 +261,16 @@ public actor RegistryClient {
         return false
     }
 
-    /// One HTTP exchange (downloads go straight to `path`).
-    private func send(_ request: URLRequest, body: Body, downloadTo path: String?) async throws -> Response {
-        let registry = self.registry
-        let session = self.session
-        let challenges = self.challenges
-        return try await withCheckedThrowingContinuation { continuation in
-            @Sendable func finish(_ task: Int, _ response: URLResponse?, _ data: Data, _ error: (any Error)?) {
-                // A 401 became a challenge, which the recorder cancelled: answer with the 401.
-                if let challenged = challenges.take(task) {
-                    continuation.resume(
-                        returning: Response(status: 401, headers: Self.headers(challenged), data: Data()))
-                    return
-                }
-                if let error {
-                    continuation.resume(
-                        throwing: RegistryError.unreachable(registry: registry, detail: error.localizedDescription))
-                    return
-                }
-                guard let http = response as? HTTPURLResponse else {
-                    continuation.resume(
-                        throwing: RegistryError.unreachable(registry: registry, detail: "no HTTP answer"))
-                    return
-                }
-                continuation.resume(
-                    returning: Response(status: http.statusCode, headers: Self.headers(http), data: data))
-            }
-            let task: URLSessionTask
-            if let path {
-                let box = TaskBox()
-                task = session.downloadTask(with: request) { location, response, error in
-                    var data = Data()
-                    if let location {
-                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                        if status == 200 {
-                            unlink(path)
-                            if (try? FileManager.default.moveItem(atPath: location.path, toPath: path)) == nil {
-                                finish(
-                                    box.identifier, response, data,
-                                    RegistryError.invalid(registry: registry, detail: "cannot store download"))
-                                return
-                            }
-                        } else {
-                            data = (try? Data(contentsOf: location)) ?? Data()
-                        }
-                    }
-                    finish(box.identifier, response, data, error)
-                }
-                box.identifier = task.taskIdentifier
-            } else {
-                let box = TaskBox()
-                let handler: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
-                    finish(box.identifier, response, data ?? Data(), error)
-                }
-                switch body {
-                case .none: task = session.dataTask(with: request, completionHandler: handler)
-                case .data(let payload):
-                    task = session.uploadTask(with: request, from: payload, completionHandler: handler)
-                case .file(let file):
-                    task = session.uploadTask(with: request, fromFile: file, completionHandler: handler)
-                }
-                box.identifier = task.taskIdentifier
-            }
-            task.resume()
+    /// One HTTP exchange (downloads go straight to `path`); answers over `limit` bytes are refused.
+    private func send(
+        _ method: String, _ url: URL, headers: [String: String], body: Body, downloadTo path: String?, limit: Int?
+    ) async throws -> Response {
+        do {
+            return try await HTTPTransport.send(
+                method, url, headers: headers, body: body, downloadTo: path, limit: limit)
+        } catch {
+            throw RegistryError.unreachable(registry: registry, detail: error.description)
         }
-    }
-
-    static func headers(_ response: HTTPURLResponse) -> [String: String] {
-        var headers: [String: String] = [:]
-        for (key, value) in response.allHeaderFields {
-            if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
-        }
-        return headers
     }
 
     private func httpError(_ method: String, _ url: URL, _ response: Response) -> RegistryError {
@@ -370,34 +282,5 @@ public actor RegistryClient {
         }
         return .http(
             registry: registry, method: method, url: url.absoluteString, status: response.status, detail: detail)
-    }
-}
-
-/// The task identifier a completion handler reports under (set right after the task is made,
-/// before it is resumed).
-final class TaskBox: @unchecked Sendable {
-    var identifier = -1
-}
-
-/// URLSession on Linux turns a 401 carrying `WWW-Authenticate` into an authentication challenge
-/// and never hands the response to a completion handler. This delegate keeps that response,
-/// cancels the challenge, and lets the client answer it (basic, or a bearer token) itself.
-final class ChallengeRecorder: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-    private let lock = NSLock()
-    private var responses: [Int: HTTPURLResponse] = [:]
-
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
-        completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
-    ) {
-        if let response = challenge.failureResponse as? HTTPURLResponse {
-            lock.withLock { responses[task.taskIdentifier] = response }
-        }
-        completionHandler(.cancelAuthenticationChallenge, nil)
-    }
-
-    /// The recorded 401 of a task, removed.
-    func take(_ task: Int) -> HTTPURLResponse? {
-        lock.withLock { responses.removeValue(forKey: task) }
     }
 }
