@@ -349,6 +349,48 @@ def svg_chart(title, bars):
     return "\n".join(parts)
 
 
+def cgroup_facts():
+    """The cgroup layout and what moving a process into a fresh cgroup costs on this machine.
+
+    On a kernel whose cgroup hierarchies are not mounted with `favordynmods`, the first task
+    migration after a quiet moment waits for an RCU grace period (often 10-30 ms): runc pays it
+    at every start; berth avoids it on cgroup v2 (clone into the cgroup) but not on v1 and
+    hybrid layouts, where the v1 controllers need a migration."""
+    mounts = [l.split() for l in open("/proc/self/mounts") if " cgroup" in l]
+    v1 = [m for m in mounts if m[2] == "cgroup"]
+    v2 = [m for m in mounts if m[2] == "cgroup2"]
+    layout = "hybrid (v1 controllers + unified)" if v1 and v2 else "v1" if v1 else "v2"
+    favor = any("favordynmods" in m[3] for m in mounts)
+    target = "/sys/fs/cgroup/devices" if v1 else (v2[0][1] if v2 else None)
+    cost = None
+    if target and os.geteuid() == 0:
+        path = os.path.join(target, f"bench-migration-{os.getpid()}")
+        samples = []
+        try:
+            os.mkdir(path)
+            for _ in range(5):
+                child = subprocess.Popen(["sleep", "1"])
+                time.sleep(0.2)
+                start = time.perf_counter()
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(child.pid))
+                samples.append(time.perf_counter() - start)
+                child.kill()
+                child.wait()
+        except OSError:
+            pass
+        finally:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        cost = median(samples) if samples else None
+    text = f"- cgroups: {layout}" + (", mounted with favordynmods" if favor else "")
+    if cost is not None:
+        text += f"; moving a process into a fresh cgroup takes {cost * 1000:.1f} ms (median of 5)"
+    return text
+
+
 def report(results, tools, reps):
     os.makedirs(os.path.join(DOCS, "bench"), exist_ok=True)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -359,6 +401,7 @@ def report(results, tools, reps):
              "berth is faster). Spread is min–max.", "",
              "## Machine", "",
              f"- {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB memory, Linux {platform.release()}",
+             cgroup_facts(),
              f"- repetitions: {reps} per case (at least 20 for R)", "",
              "## Tools", ""]
     for t in tools:

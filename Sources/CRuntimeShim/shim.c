@@ -22,6 +22,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -85,6 +87,10 @@ int berth_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
+int berth_bpf(int cmd, void *attr, unsigned int size) {
+    return (int)syscall(SYS_bpf, cmd, attr, size);
+}
+
 int berth_last_capability(void) {
     int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return CAP_LAST_CAP;
@@ -118,6 +124,22 @@ static int make_directory_in_root(int root_fd, const char *target) {
     return (rc == 0 || errno == EEXIST) ? 0 : -1;
 }
 
+/// The flags of the mount `fd` lies on that a remount must repeat: inside a user namespace the
+/// kernel locks nosuid, nodev, noexec and the atime mode of a mount inherited from the host, and
+/// a bind remount that drops them fails with EPERM (runc repeats them the same way).
+static unsigned long inherited_flags(int fd) {
+    struct statfs st;
+    if (fstatfs(fd, &st) != 0) return 0;
+    unsigned long flags = 0;
+    if (st.f_flags & ST_NOSUID) flags |= MS_NOSUID;
+    if (st.f_flags & ST_NODEV) flags |= MS_NODEV;
+    if (st.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (st.f_flags & ST_NOATIME) flags |= MS_NOATIME;
+    if (st.f_flags & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (st.f_flags & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child steps.
 
@@ -145,7 +167,9 @@ static void mount_all(const struct berth_spawn_config *c, int root_fd) {
                 // A bind mount takes its flags only on a remount of the new mount: reopen it.
                 close(target);
                 target = berth_open_in_root(root_fd, m->target, O_PATH, 0);
-                rc = target < 0 ? -1 : mount(NULL, fd_path(target, path), NULL, MS_REMOUNT | MS_BIND | m->flags, NULL);
+                rc = target < 0 ? -1
+                    : mount(NULL, fd_path(target, path), NULL,
+                            MS_REMOUNT | MS_BIND | m->flags | inherited_flags(target), NULL);
             }
             break;
         case BERTH_MOUNT_MASK: {
@@ -163,7 +187,9 @@ static void mount_all(const struct berth_spawn_config *c, int root_fd) {
                 close(target);
                 target = berth_open_in_root(root_fd, m->target, O_PATH, 0);
                 rc = target < 0 ? -1
-                    : mount(NULL, fd_path(target, path), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+                    : mount(NULL, fd_path(target, path), NULL,
+                            MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | inherited_flags(target),
+                            NULL);
             }
             break;
         }
@@ -280,10 +306,11 @@ static void exec_command(const struct berth_spawn_config *c) {
 /// copied berth's whole descriptor table, including files other threads are writing (a layer,
 /// a copied binary): holding those open could make another container's exec fail with ETXTBSY.
 static void close_inherited(const struct berth_spawn_config *c) {
-    int keep[9 + 8];
+    int keep[10 + 8];
     int n = 0;
-    int candidates[9 + 8] = {0, 1, 2, c->sync_fd, c->error_fd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->report_fd};
-    int count = 9;
+    int candidates[10 + 8] = {0, 1, 2, c->sync_fd, c->error_fd, c->stdin_fd, c->stdout_fd, c->stderr_fd, c->report_fd,
+                              c->userns_ready_fd};
+    int count = 10;
     for (int i = 0; i < c->join_count && i < 8; i++) candidates[count++] = c->join_namespaces[i];
     for (int i = 0; i < count; i++) {
         int fd = candidates[i];
@@ -403,7 +430,7 @@ static int child_main(const struct berth_spawn_config *c) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     char go;
     if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);
-    close(c->sync_fd);
+    if (!c->user_namespace) close(c->sync_fd);
     // Now inside its cgroup: a new cgroup namespace makes that cgroup the container's root.
     if (c->cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0) fail(c, BERTH_STEP_SYNC, "cgroup namespace");
 
@@ -437,6 +464,18 @@ static int child_main(const struct berth_spawn_config *c) {
     // Step 8: loopback in a private network namespace.
     if (c->loopback_up) loopback_up(c);
 
+    // Step 8b: a user namespace, entered only now: the mounts, devices and hostname above were
+    // made with the host's privileges, and from here on root is root only inside the new
+    // namespace (the parent writes its uid and gid maps while we wait, then lets us go).
+    if (c->user_namespace) {
+        if (unshare(CLONE_NEWUSER) != 0) fail(c, BERTH_STEP_USER, "user namespace");
+        char ready = 'u';
+        if (write(c->userns_ready_fd, &ready, 1) != 1) fail(c, BERTH_STEP_USER, "user namespace");
+        close(c->userns_ready_fd);
+        if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_USER, "uid and gid maps");
+        close(c->sync_fd);
+    }
+
     // Step 9: seccomp, while we still hold CAP_SYS_ADMIN (without no_new_privs loading a filter
     // is a privileged operation; the filter allows the few calls that follow); steps 10–11:
     // capabilities and user.
@@ -459,6 +498,27 @@ static int child_main(const struct berth_spawn_config *c) {
 pid_t berth_spawn(const struct berth_spawn_config *config) {
     // A fork-like clone: the child gets a copy of this (single) thread's memory and new namespaces.
     long pid = syscall(SYS_clone, (unsigned long)(config->clone_flags | SIGCHLD), 0, 0, 0, 0);
+    if (pid == 0) _exit(child_main(config));
+    return (pid_t)pid;
+}
+
+/// struct clone_args of clone3(2) (Linux 5.7 layout, with the cgroup field).
+struct berth_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+        cgroup;
+};
+#define BERTH_CLONE_INTO_CGROUP 0x200000000ULL
+
+pid_t berth_spawn_in_cgroup(const struct berth_spawn_config *config, int cgroup_fd) {
+    // Like berth_spawn, but the child starts life inside the cgroup v2 directory `cgroup_fd`:
+    // nothing has to be migrated, so the kernel's cgroup threadgroup lock is never taken for
+    // writing (on hosts without favordynmods that write waits for an RCU grace period).
+    struct berth_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = (uint64_t)(unsigned int)config->clone_flags | BERTH_CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) _exit(child_main(config));
     return (pid_t)pid;
 }
@@ -515,7 +575,7 @@ static int exec_final(const struct berth_spawn_config *c) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     char go;
     if (read(c->sync_fd, &go, 1) != 1) fail(c, BERTH_STEP_SYNC, NULL);
-    close(c->sync_fd);
+    if (!c->user_namespace) close(c->sync_fd);
     standard_streams(c);
     confine(c);
     limits_and_cwd(c);

@@ -28,11 +28,21 @@ public struct ResourceLimits: Codable, Sendable, Equatable {
 
 /// The cgroup layout of this machine.
 enum CgroupLayout: Equatable {
-    /// Only the unified hierarchy, at /sys/fs/cgroup.
-    case v2
+    /// Only the unified hierarchy, mounted at `root` (normally /sys/fs/cgroup).
+    case v2(root: String)
     /// Per-controller v1 hierarchies; `unified` is the v2 hierarchy mounted beside them (the
     /// hybrid layout crun refuses), or nil on pure v1.
     case v1(unified: String?)
+
+    /// This machine's layout. `BERTH_CGROUP_V2_ROOT=DIR` makes berth use only the v2 hierarchy
+    /// mounted at DIR, as on a pure cgroup v2 host: the tests use it to run the v2 code paths
+    /// (device filter, clone into the cgroup) on a hybrid host's unified hierarchy.
+    static var current: CgroupLayout {
+        if let root = ProcessInfo.processInfo.environment["BERTH_CGROUP_V2_ROOT"], !root.isEmpty {
+            return .v2(root: root)
+        }
+        return detect()
+    }
 
     static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
         -> CgroupLayout
@@ -49,7 +59,7 @@ enum CgroupLayout: Equatable {
             default: break
             }
         }
-        if !hasV1 && unified == "/sys/fs/cgroup" { return .v2 }
+        if !hasV1 && unified == "/sys/fs/cgroup" { return .v2(root: "/sys/fs/cgroup") }
         return .v1(unified: unified)
     }
 }
@@ -62,25 +72,31 @@ final class Cgroup {
     let layout: CgroupLayout
     /// The directories of this cgroup, one per hierarchy.
     private(set) var directories: [String] = []
+    /// The directory on the unified (v2) hierarchy, if any: a new process can be cloned
+    /// straight into it (CLONE_INTO_CGROUP) instead of being moved there.
+    private(set) var unifiedDirectory: String?
 
     /// The cgroup's directory name: the owning berth's pid first, so a stale one can be told
     /// from one another berth process is still setting up.
     let name: String
 
-    init(id: String, limits: ResourceLimits, layout: CgroupLayout = .detect()) throws(RuntimeError) {
+    init(id: String, limits: ResourceLimits, layout: CgroupLayout = .current) throws(RuntimeError) {
         self.layout = layout
         let name = "\(getpid())-\(id)"
         self.name = name
         do {
             switch layout {
-            case .v2:
-                let parent = "/sys/fs/cgroup/berth"
+            case .v2(let root):
+                let parent = root + "/berth"
                 try Self.makeDirectory(parent)
                 // Delegate the controllers berth sets to its subtree (errors: not enabled above us).
                 Self.write(parent + "/cgroup.subtree_control", "+memory +pids +cpu")
                 let dir = parent + "/" + name
                 try Self.makeDirectory(dir)
                 directories.append(dir)
+                unifiedDirectory = dir
+                // No devices.allow on the unified hierarchy: the allow-list is a BPF program.
+                try DeviceFilter(rules: Self.deviceRules).attach(to: dir)
                 if let memory = limits.memoryBytes {
                     try Self.set(dir, "memory.max", String(memory))
                     Self.write(dir + "/memory.swap.max", "0")
@@ -132,6 +148,7 @@ final class Cgroup {
                     let dir = parent + "/" + name
                     try Self.makeDirectory(dir)
                     directories.append(dir)
+                    unifiedDirectory = dir
                 }
             }
         } catch {
@@ -146,9 +163,14 @@ final class Cgroup {
         "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
     ]
 
-    /// Moves `pid` into every directory of this cgroup.
-    func add(_ pid: pid_t) throws(RuntimeError) {
-        for dir in directories {
+    /// docker's default device rules: everything denied, then the allow-list.
+    static let deviceRules =
+        [DeviceRule(kind: .all, major: nil, minor: nil, access: "rwm", allow: false)]
+        + allowedDevices.compactMap { DeviceRule(parsing: $0) }
+
+    /// Moves `pid` into every directory of this cgroup (but `except`, the one it was cloned into).
+    func add(_ pid: pid_t, except: String? = nil) throws(RuntimeError) {
+        for dir in directories where dir != except {
             try Self.set(dir, "cgroup.procs", String(pid))
         }
     }
@@ -179,10 +201,10 @@ final class Cgroup {
 
     /// Cgroups under `berth/` whose berth process is gone (a berth killed with SIGKILL cannot
     /// clean up after itself): what is left in them is killed and they are removed.
-    static func removeStale(layout: CgroupLayout = .detect()) {
+    static func removeStale(layout: CgroupLayout = .current) {
         var parents: [String] = []
         switch layout {
-        case .v2: parents = ["/sys/fs/cgroup/berth"]
+        case .v2(let root): parents = [root + "/berth"]
         case .v1(let unified):
             parents = v1Controllers.map { "/sys/fs/cgroup/\($0)/berth" } + (unified.map { [$0 + "/berth"] } ?? [])
         }
@@ -226,7 +248,7 @@ final class Cgroup {
 extension Cgroup {
     /// The cgroup directories process `pid` belongs to, in every hierarchy berth uses (from
     /// /proc/PID/cgroup), for an exec'd process to join.
-    static func paths(of pid: pid_t, layout: CgroupLayout = .detect()) -> [String] {
+    static func paths(of pid: pid_t, layout: CgroupLayout = .current) -> [String] {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return [] }
         var result: [String] = []
         for line in text.split(separator: "\n") {
@@ -234,7 +256,7 @@ extension Cgroup {
             guard fields.count == 3 else { continue }
             if fields[0] == "0" && fields[1].isEmpty {
                 switch layout {
-                case .v2: result.append("/sys/fs/cgroup" + fields[2])
+                case .v2(let root): result.append(root + fields[2])
                 case .v1(let unified): if let unified { result.append(unified + fields[2]) }
                 }
             } else {

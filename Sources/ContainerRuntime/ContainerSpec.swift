@@ -18,6 +18,8 @@ public struct ContainerSpec: Codable, Sendable {
     public var removeMountPointStubs: Bool
     /// `--init`: pid 1 is a minimal init that forwards signals to the command and reaps orphans.
     public var runInit: Bool = false
+    /// A user namespace with these mappings; nil keeps the host's users (docker's default).
+    public var userNamespace: UserNamespace? = nil
 
     public init(
         rootPath: String, readonlyRoot: Bool = false, process: ProcessSpec, hostname: String,
@@ -176,4 +178,41 @@ public enum ProcessIO: Sendable {
     case capture(@Sendable (OutputStream, [UInt8]) -> Void)
     /// These descriptors become the container's 0, 1 and 2 (pipes, a pty slave, /dev/null).
     case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
+}
+
+/// The id mappings of a container's user namespace (the OCI spec's `linux.uidMappings` and
+/// `gidMappings`): container root can be an unprivileged user of the host.
+public struct UserNamespace: Codable, Sendable, Equatable {
+    public var uidMappings: [IDMapping]
+    public var gidMappings: [IDMapping]
+
+    public init(uidMappings: [IDMapping], gidMappings: [IDMapping]) {
+        self.uidMappings = uidMappings
+        self.gidMappings = gidMappings
+    }
+}
+
+/// `size` ids starting at `containerID` inside the namespace are `hostID`… outside.
+public struct IDMapping: Codable, Sendable, Equatable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+        self.containerID = containerID
+        self.hostID = hostID
+        self.size = size
+    }
+
+    /// Parses `CONTAINER:HOST:SIZE` (podman's `--uidmap` syntax); nil when malformed.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { UInt32($0) }
+        guard parts.count == 3, let container = parts[0], let host = parts[1], let size = parts[2], size > 0,
+            UInt64(container) + UInt64(size) <= UInt64(UInt32.max), UInt64(host) + UInt64(size) <= UInt64(UInt32.max)
+        else { return nil }
+        self.init(containerID: container, hostID: host, size: size)
+    }
+
+    /// The line of /proc/PID/uid_map (and gid_map) for this mapping.
+    var line: String { "\(containerID) \(hostID) \(size)\n" }
 }

@@ -93,6 +93,14 @@ struct Launch {
         // The cgroup namespace is entered by the child after it joined its cgroup (see the shim).
         var flags = BERTH_CLONE_NEWNS | BERTH_CLONE_NEWPID | BERTH_CLONE_NEWUTS | BERTH_CLONE_NEWIPC
         if spec.network == .none { flags |= BERTH_CLONE_NEWNET }
+        var ready: [Int32] = [-1, -1]
+        defer { for fd in ready where fd >= 0 { close(fd) } }
+        config.userns_ready_fd = -1
+        if spec.userNamespace != nil && join == nil {
+            guard berth_pipe(&ready) == 0 else { return .failure(.system(operation: "pipe", errno: errno)) }
+            config.user_namespace = 1
+            config.userns_ready_fd = ready[1]
+        }
         config.root = arena.string(spec.rootPath)
         config.clone_flags = Int32(flags)
         config.hostname = arena.string(spec.hostname)
@@ -144,11 +152,26 @@ struct Launch {
             return .failure(error)
         }
         defer { cgroup.remove() }
-        let pid = withUnsafePointer(to: &config) { berth_spawn($0) }
+        var pid: pid_t = -1
+        var clonedInto: String?
+        if let unified = cgroup.unifiedDirectory {
+            let directory = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                pid = withUnsafePointer(to: &config) { berth_spawn_in_cgroup($0, directory) }
+                let code = errno
+                close(directory)
+                if pid > 0 {
+                    clonedInto = unified
+                } else if code != ENOSYS && code != E2BIG {
+                    return .failure(.system(operation: "clone into \(unified)", errno: code))
+                }
+            }
+        }
+        if pid <= 0 { pid = withUnsafePointer(to: &config) { berth_spawn($0) } }
         guard pid > 0 else { return .failure(.system(operation: "clone", errno: errno)) }
         child.pid.withLock { $0 = pid }
         do {
-            try cgroup.add(pid)
+            try cgroup.add(pid, except: clonedInto)
         } catch {
             kill(pid, SIGKILL)
             var ignored: Int32 = 0
@@ -172,11 +195,56 @@ struct Launch {
             err[1] = -1
         }
 
-        let failure = Self.release(sync: &sync, errors: errors[0])
+        let failure: RuntimeError?
+        if config.user_namespace != 0 {
+            close(ready[1])
+            ready[1] = -1
+            failure = releaseIntoUserNamespace(pid, sync: &sync, ready: ready[0], errors: errors[0])
+        } else {
+            failure = Self.release(sync: &sync, errors: errors[0])
+        }
 
         let group = startReaders(io: io, out: out[0], err: err[0])
         if failure == nil { onStart?(pid) }
         return wait(pid, failure: failure, child: child, readers: group)
+    }
+
+    /// Releases a child that enters a user namespace after its mounts: waits until it has,
+    /// writes the namespace's id maps, then lets it go on to exec.
+    private func releaseIntoUserNamespace(
+        _ pid: pid_t, sync: inout [Int32], ready: Int32, errors: Int32
+    ) -> RuntimeError? {
+        var go: UInt8 = 1
+        _ = write(sync[1], &go, 1)
+        var byte: UInt8 = 0
+        guard read(ready, &byte, 1) == 1 else {
+            // The child gave up before: its record is on the error pipe.
+            close(sync[1])
+            sync[1] = -1
+            return Self.readFailure(errors)
+                ?? .setup(step: "user namespace", detail: "the container exited", errno: ECHILD)
+        }
+        do {
+            try writeIDMappings(pid)
+        } catch {
+            kill(pid, SIGKILL)
+            close(sync[1])
+            sync[1] = -1
+            return error
+        }
+        return Self.release(sync: &sync, errors: errors)
+    }
+
+    /// The user namespace's uid and gid maps, written while the child waits on the sync pipe
+    /// (before that it is nobody in its namespace and can do nothing there).
+    private func writeIDMappings(_ pid: pid_t) throws(RuntimeError) {
+        guard let namespace = spec.userNamespace else { return }
+        for (file, mappings) in [("uid_map", namespace.uidMappings), ("gid_map", namespace.gidMappings)] {
+            let path = "/proc/\(pid)/\(file)"
+            if let code = Cgroup.write(path, mappings.map(\.line).joined()) {
+                throw .system(operation: "write \(path)", errno: code)
+            }
+        }
     }
 
     /// Collects the process's end, after its output readers finished.
@@ -222,7 +290,10 @@ struct Launch {
         var namespaces: [Int32] = []
         defer { for fd in namespaces { close(fd) } }
         // The mount namespace last: after it, /proc paths of the host are no longer reachable.
-        for name in ["ipc", "uts", "net", "pid", "cgroup", "mnt"] {
+        // The user namespace last: the others belong to the host's, whose privileges joining
+        // them needs (the container entered its user namespace after its mounts).
+        let names = ["ipc", "uts", "net", "pid", "cgroup", "mnt"] + (spec.userNamespace != nil ? ["user"] : [])
+        for name in names {
             let fd = open("/proc/\(target)/ns/\(name)", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return .failure(.system(operation: "open /proc/\(target)/ns/\(name)", errno: errno)) }
             namespaces.append(fd)

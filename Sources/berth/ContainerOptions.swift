@@ -44,6 +44,14 @@ struct ContainerOptions: ParsableArguments {
     @Option(name: .long, help: "Resource limit: NAME=SOFT[:HARD] (nofile, nproc, …).") var ulimit: [String] = []
     @Flag(name: .long, help: "Run a minimal init as pid 1 that forwards signals and reaps processes.")
     var `init` = false
+    @Option(name: .long, help: "User namespace: host (the default), or set by --uidmap and --gidmap.")
+    var userns: String?
+    @Option(
+        name: .long,
+        help: "Run in a user namespace mapping container uids CONTAINER:HOST:SIZE (e.g. 0:100000:65536); repeatable.")
+    var uidmap: [String] = []
+    @Option(name: .long, help: "Container gids CONTAINER:HOST:SIZE (default: the --uidmap mappings).")
+    var gidmap: [String] = []
 
     /// The request these flags describe for `image` and `command`.
     func request(image: String, command: [String], store: ImageStore) throws -> ContainerManager.CreateRequest {
@@ -101,6 +109,7 @@ struct ContainerOptions: ParsableArguments {
             throw ValidationError("invalid --stop-signal '\(stopSignal)'")
         }
         request.runInit = `init`
+        request.userNamespace = try userNamespace()
         request.stopSignal = stopSignal
         request.stopTimeout = stopTimeout
         for entry in label {
@@ -108,6 +117,30 @@ struct ContainerOptions: ParsableArguments {
             request.labels[parts[0]] = parts.count == 2 ? parts[1] : ""
         }
         return request
+    }
+
+    /// `--userns`, `--uidmap` and `--gidmap`: nil for the host's users.
+    private func userNamespace() throws -> UserNamespace? {
+        if let userns, userns != "host" {
+            throw ValidationError("unsupported --userns '\(userns)': use host, or give --uidmap/--gidmap")
+        }
+        if userns == "host" && !(uidmap.isEmpty && gidmap.isEmpty) {
+            throw ValidationError("--userns host cannot be combined with --uidmap/--gidmap")
+        }
+        func parse(_ list: [String], flag: String) throws -> [IDMapping] {
+            try list.map { text in
+                guard let mapping = IDMapping(parsing: text) else {
+                    throw ValidationError(
+                        "invalid \(flag) '\(text)': expected CONTAINER:HOST:SIZE, e.g. 0:100000:65536")
+                }
+                return mapping
+            }
+        }
+        let uids = try parse(uidmap, flag: "--uidmap")
+        let gids = try parse(gidmap, flag: "--gidmap")
+        if uids.isEmpty && gids.isEmpty { return nil }
+        guard !uids.isEmpty else { throw ValidationError("--gidmap needs --uidmap as well") }
+        return UserNamespace(uidMappings: uids, gidMappings: gids.isEmpty ? uids : gids)
     }
 
     /// `-e` and `--env-file` entries; `KEY` alone takes berth's own value (or is left out).

@@ -26,7 +26,9 @@ import Testing
             32 30 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
             """
         #expect(CgroupLayout.detect(mountinfo: hybrid) == .v1(unified: "/sys/fs/cgroup/unified"))
-        #expect(CgroupLayout.detect(mountinfo: "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw") == .v2)
+        #expect(
+            CgroupLayout.detect(mountinfo: "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw")
+                == .v2(root: "/sys/fs/cgroup"))
         #expect(
             CgroupLayout.detect(mountinfo: "31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory")
                 == .v1(unified: nil))

@@ -45,6 +45,7 @@ public struct ContainerManager: Sendable {
         public var stopTimeout: Int?
         public var labels: [String: String] = [:]
         public var runInit = false
+        public var userNamespace: UserNamespace?
 
         public init(image: String) {
             self.image = image
@@ -81,6 +82,7 @@ public struct ContainerManager: Sendable {
             seccomp: request.capabilities.privileged ? .unconfined : request.seccomp,
             noNewPrivileges: request.noNewPrivileges, resources: request.resources)
         spec.runInit = request.runInit
+        spec.userNamespace = request.userNamespace
         var labels = config.labels ?? [:]
         for (key, value) in request.labels { labels[key] = value }
         let configuration = ContainerConfiguration(

@@ -29,7 +29,8 @@ enum FileWalk {
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        // Bytewise order, compared in place (no copies of the names per comparison).
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Walks `hostPath` depth-first in sorted order, calling `visit` for every entry (the base

@@ -25,6 +25,9 @@ extern "C" {
 /// pipe2(fds, O_CLOEXEC).
 int berth_pipe(int fds[2]);
 
+/// bpf(cmd, attr, size): -1 with errno on failure (Swift cannot call the variadic syscall()).
+int berth_bpf(int cmd, void *attr, unsigned int size);
+
 /// What a mount entry does.
 enum berth_mount_kind {
     BERTH_MOUNT_PLAIN = 0,    ///< mount(source, target, fstype, flags, data)
@@ -98,6 +101,10 @@ struct berth_spawn_config {
     const int *join_namespaces;
     int join_count;
     int report_fd;
+    /// 1: after setting up its mounts the child enters a new user namespace, writes a byte to
+    /// `userns_ready_fd` and waits for a second byte on `sync_fd` (its id maps are written).
+    int user_namespace;
+    int userns_ready_fd;
 };
 
 /// What the child reports when it cannot reach exec.
@@ -117,6 +124,10 @@ enum berth_step {
 /// Clones a child in new namespaces that sets itself up from `config` and execs.
 /// Returns the child's pid (in berth's pid namespace), or -1 with errno set.
 pid_t berth_spawn(const struct berth_spawn_config *config);
+
+/// berth_spawn with clone3(CLONE_INTO_CGROUP): the child is created inside the cgroup v2
+/// directory `cgroup_fd`. -1 with errno ENOSYS or E2BIG where the kernel lacks it.
+pid_t berth_spawn_in_cgroup(const struct berth_spawn_config *config, int cgroup_fd);
 
 /// Starts a process inside a running container (`exec`): an intermediate child joins the
 /// namespaces in `config->join_namespaces` and clones the final process as berth's own child
