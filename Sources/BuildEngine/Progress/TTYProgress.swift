@@ -10,6 +10,8 @@ public final class TTYProgress: ProgressSink {
         var tail: [String] = []
         var partial: [UInt8] = []
         var finished: String?
+        /// `--explain` reasons, shown under the step even once it is done.
+        var notes: [String] = []
     }
     private struct State {
         var steps: [Int: Step] = [:]
@@ -45,6 +47,8 @@ public final class TTYProgress: ProgressSink {
             case .failed(let step, let message, let seconds):
                 s.steps[step]?.finished = String(format: "ERROR %.1fs", seconds)
                 s.steps[step]?.tail.append(message)
+            case .explain(let step, let reasons):
+                s.steps[step]?.notes += reasons
             case .warning(let message):
                 Self.emit(&s, "WARNING: \(message)\n")
                 return
@@ -66,6 +70,10 @@ public final class TTYProgress: ProgressSink {
             if let finished = st.finished {
                 out += "\u{1b}[34m => \(Self.clip(st.name)) \(finished)\u{1b}[0m\n"
                 lines += 1
+                for note in st.notes {
+                    out += "    explain: \(Self.clip(note))\n"
+                    lines += 1
+                }
                 if finished.hasPrefix("ERROR") {
                     for line in st.tail {
                         out += "    \(Self.clip(line))\n"
@@ -75,6 +83,10 @@ public final class TTYProgress: ProgressSink {
             } else {
                 out += " => \(Self.clip(st.name)) \(String(format: "%.1fs", Date().timeIntervalSince(st.start)))\n"
                 lines += 1
+                for note in st.notes {
+                    out += "    explain: \(Self.clip(note))\n"
+                    lines += 1
+                }
                 for line in st.tail {
                     out += "\u{1b}[2m    \(Self.clip(line))\u{1b}[0m\n"
                     lines += 1
