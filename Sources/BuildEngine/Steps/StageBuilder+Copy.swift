@@ -104,7 +104,12 @@ extension StageBuilder {
             "--exclude": copy.excludes.joined(separator: ","), "heredocs": heredocHash.encoded,
             "sources": selections.map(\.baseName).joined(separator: " "), "from": root.label,
         ]
-        inputs.files = files
+        // Huge selections keep only their content hash in the record (it stays small).
+        if files.count <= StepInputs.fileLimit {
+            inputs.files = files
+        } else {
+            inputs.fields["content"] = contentHash
+        }
         let stateCopy = state
         try await fileSystemStep(
             &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy)), inputs: inputs

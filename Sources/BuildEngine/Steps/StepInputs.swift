@@ -24,6 +24,10 @@ struct StepInputs: Codable, Sendable, Equatable {
     /// COPY/ADD: every selected entry (`src/main.c`) with its type, mode, size and content digest.
     var files: [String: String]?
 
+    /// Most entries a COPY/ADD record lists by name; beyond, only the content hash is kept (as
+    /// the `content` field, so a change reads `content: <old hash> → <new hash>`).
+    static let fileLimit = 20000
+
     /// Proxy variables may carry credentials: only whether they changed is ever shown.
     static let hiddenValues: Set<String> = PredefinedArgs.proxyNames
 
