@@ -127,7 +127,6 @@ struct BuildCommand: AsyncParsableCommand {
         options.registry = registry.settings
         options.outputs = try parsedOutputs()
         options.explain = explain
-        if debugOnFailure { options.failureDebugger = DebugShell() }
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
         } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
@@ -145,6 +144,7 @@ struct BuildCommand: AsyncParsableCommand {
         case "json": sink = JSONProgress()
         default: sink = isatty(2) != 0 ? TTYProgress() : PlainProgress()
         }
+        if debugOnFailure { options.failureDebugger = DebugShell(progress: sink) }
         let stores = try Stores(global)
         let builder = Builder(store: stores.store, runtime: stores.runtime)
         let request = options

@@ -11,6 +11,9 @@ import Foundation
 /// removes the step's mounts and snapshot once the shell has exited; the runtime removes the
 /// shell's cgroup and state files.
 struct DebugShell: FailureDebugger {
+    /// The build's progress: a terminal renderer is paused while the shell has the terminal.
+    var progress: any ProgressSink
+
     func debug(_ step: FailedStep, runtime: ContainerRuntime) async {
         guard isatty(0) != 0, isatty(2) != 0 else {
             Self.say(
@@ -18,6 +21,9 @@ struct DebugShell: FailureDebugger {
             )
             return
         }
+        let terminalProgress = progress as? TTYProgress
+        terminalProgress?.pause()
+        defer { terminalProgress?.resume() }
         Self.say(
             "--debug-on-failure: \(step.name) failed (exit code \(step.exitCode)). Opening /bin/sh on its file system "
                 + "(its environment, user, working directory and mounts); exit the shell to end the build.")

@@ -18,6 +18,8 @@ public final class TTYProgress: ProgressSink {
         var order: [Int] = []
         var drawnLines = 0
         var lastDraw = Date.distantPast
+        /// Another user of the terminal (a debug shell) has it: draw nothing until resumed.
+        var paused = false
     }
     private let state = Mutex(State())
     private let tailLines = 6
@@ -61,7 +63,22 @@ public final class TTYProgress: ProgressSink {
         state.withLock { redraw(&$0) }
     }
 
+    /// Hands the terminal to someone else (`--debug-on-failure`'s shell): what is drawn stays
+    /// as it is and nothing is redrawn until ``resume()``.
+    public func pause() {
+        state.withLock { s in
+            s.paused = true
+            s.drawnLines = 0
+        }
+    }
+
+    /// Takes the terminal back; the next redraw starts below what others wrote.
+    public func resume() {
+        state.withLock { $0.paused = false }
+    }
+
     private func redraw(_ s: inout State) {
+        if s.paused { return }
         var out = ""
         if s.drawnLines > 0 { out += "\u{1b}[\(s.drawnLines)A\u{1b}[J" }
         var lines = 0
