@@ -26,6 +26,13 @@ public struct BuildOptions: Sendable {
     public var cacheTo: [CacheLocation] = []
     /// `--cache-from`: cache to reuse, fetched only for steps whose keys match.
     public var cacheFrom: [CacheLocation] = []
+    /// `--output`: where the result is written besides (or, without tags, instead of) the store.
+    public var outputs: [BuildOutput] = []
+    /// `--explain`: say, for every step that misses the cache, what changed since the last build
+    /// of the same Dockerfile and target.
+    public var explain = false
+    /// `--debug-on-failure`: called while a failed RUN step's file system is still mounted.
+    public var failureDebugger: (any FailureDebugger)?
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

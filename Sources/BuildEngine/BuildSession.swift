@@ -18,6 +18,8 @@ final class BuildSession: Sendable {
     private let used = Mutex([UsedStep]())
     /// `--cache-from` records, when any source was given.
     let imported: ImportedCache?
+    /// Every step's inputs, for the build record and `--explain`.
+    let explainer = BuildExplainer()
 
     init(
         builder: Builder, options: BuildOptions, dockerfile: Dockerfile, progress: any ProgressSink,
@@ -81,7 +83,7 @@ final class BuildSession: Sendable {
         return values
     }
 
-    func run() async throws(BuildError) -> StoredImage {
+    func run() async throws(BuildError) -> BuildResult {
         let globals = try globalArgs()
         var baseNames: [String] = []
         for stage in dockerfile.stages {
@@ -96,6 +98,7 @@ final class BuildSession: Sendable {
         }
         let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
         warnUnusedBuildArgs()
+        await startExplaining()
         if let imported {
             let progress = self.progress
             await imported.load(options.cacheFrom) { progress.report(.warning($0)) }
@@ -104,9 +107,10 @@ final class BuildSession: Sendable {
         guard let final = result(ofStage: plan.target) else {
             throw BuildError("internal error: target stage produced no result")
         }
-        let image = try await writeImage(final)
+        let (image, existed) = try await writeImage(final)
+        await saveBuildRecord()
         try await exportCache(target: plan.target)
-        return image
+        return try await writeOutputs(image, existedBefore: existed)
     }
 
     /// `--cache-to`: the records this build used (all stages with mode=max, else the target's).
@@ -187,7 +191,8 @@ final class BuildSession: Sendable {
         }
     }
 
-    private func writeImage(_ result: StageResult) async throws(BuildError) -> StoredImage {
+    /// Stores (and tags) the image; also says whether the store already had it.
+    private func writeImage(_ result: StageResult) async throws(BuildError) -> (StoredImage, Bool) {
         var config = result.config
         if !options.labels.isEmpty {
             var labels = config.config?.labels ?? [:]
@@ -205,11 +210,12 @@ final class BuildSession: Sendable {
             layers.append(Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: record.size ?? 0))
         }
         do {
+            let existed = try? await store.image(named: Digest.sha256(of: CanonicalJSON.encode(config)).description)
             let image = try await store.putImage(config: config, layers: layers)
             for tag in options.tags {
                 try await store.tag(image.id, as: tag)
             }
-            return try await store.image(named: image.id.description)
+            return (try await store.image(named: image.id.description), existed != nil)
         } catch {
             throw BuildError("cannot store the image: \(error)")
         }

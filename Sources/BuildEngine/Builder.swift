@@ -20,6 +20,14 @@ public struct Builder: Sendable {
 
     /// Runs a build and returns the stored (and tagged) image.
     public func build(_ options: BuildOptions, progress: any ProgressSink) async throws(BuildError) -> StoredImage {
+        try await buildResult(options, progress: progress).image
+    }
+
+    /// Runs a build and says what it made: the image, whether it stays in the store, and the
+    /// manifest an `--output` wrote.
+    public func buildResult(_ options: BuildOptions, progress: any ProgressSink) async throws(BuildError)
+        -> BuildResult
+    {
         let dockerfile = try loadDockerfile(options)
         for warning in dockerfile.warnings { progress.report(.warning(warning.description)) }
         let session = BuildSession(

@@ -25,6 +25,8 @@ struct StageBuilder {
         var args: [(name: String, value: String?)] = []
         /// Whether CMD was set in this stage (ENTRYPOINT resets an inherited CMD).
         var cmdSet = false
+        /// The running instruction's slot: 1 for the first after FROM (`--explain` matches by it).
+        var slot = 0
 
         var containerConfig: ContainerConfig {
             get { config.config ?? ContainerConfig() }
@@ -61,8 +63,9 @@ struct StageBuilder {
     func build() async throws(BuildError) -> StageResult {
         var state = try await resolveBase()
         var position = 1
-        for command in stage.commands {
+        for (slot, command) in stage.commands.enumerated() {
             let info = command.info
+            state.slot = slot + 1
             do {
                 let expanded: Command
                 switch command {
@@ -122,7 +125,8 @@ enum SourceExcerpt {
         guard !bytes.isEmpty else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         let first = max(1, range.startLine - 2)
-        let last = min(lines.count, range.endLine + 2)
+        let count = lines.last?.isEmpty == true ? lines.count - 1 : lines.count  // no line after the final newline
+        let last = min(count, range.endLine + 2)
         guard first <= last else { return nil }
         var out = ""
         for number in first...last {

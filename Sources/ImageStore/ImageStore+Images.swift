@@ -40,7 +40,11 @@ extension ImageStore {
         }
         let manifestDescriptor = try putBlob(manifestBytes, mediaType: MediaType.ociManifest)
         try db.query(
-            "INSERT OR REPLACE INTO images(id, manifest_digest, created) VALUES(?, ?, ?)",
+            // An upsert, not INSERT OR REPLACE: replacing the row would cascade to its tags.
+            """
+            INSERT INTO images(id, manifest_digest, created) VALUES(?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, created = excluded.created
+            """,
             [
                 .text(configDescriptor.digest.description), .text(manifestDescriptor.digest.description),
                 .integer(Self.now),

@@ -123,6 +123,15 @@ enum Migrations {
             repository TEXT NOT NULL,
             PRIMARY KEY(digest, registry, repository));
         """,
+        // The step inputs of the last build of each Dockerfile and target, for `build --explain`.
+        """
+        CREATE TABLE build_records(
+            dockerfile TEXT NOT NULL,
+            target TEXT NOT NULL,
+            record TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            PRIMARY KEY(dockerfile, target));
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws(StoreError) {

@@ -21,11 +21,43 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("file")], help: "The Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
     var file: String?
 
-    @Flag(name: .shortAndLong, help: "Print only the image id.")
+    @Flag(name: .shortAndLong, help: "Print only the image id (on standard output).")
     var quiet = false
 
-    @Option(name: .long, help: "Progress output: auto, tty, plain or quiet.")
+    @Option(name: .long, help: "Progress output: auto, tty, plain, json (one object per line) or quiet.")
     var progress: String = "auto"
+
+    @Option(
+        name: [.short, .customLong("output")],
+        help: ArgumentHelp(
+            "Write the result: type=oci|docker|tar|local,dest=PATH (DIR alone = local, - = tar on stdout).",
+            discussion: """
+                oci: an OCI image layout tar; docker: a docker-archive for `docker load`, with the -t names; \
+                tar: the final stage's flattened file system; local: that file system written into a directory. \
+                As with docker buildx, an image built with --output and no -t is not kept in the store \
+                (its layers stay as build cache); with -t it is stored and tagged as usual.
+                """))
+    var outputs: [String] = []
+
+    @Option(name: .customLong("iidfile"), help: "Write the image id (sha256:…) to this file.")
+    var iidFile: String?
+
+    @Option(
+        name: .customLong("metadata-file"),
+        help: "Write build metadata (image digest, config digest, descriptor, names) as JSON to this file.")
+    var metadataFile: String?
+
+    @Flag(
+        name: .long,
+        help:
+            "For every step that misses the cache, say what changed since the last build of this Dockerfile and target."
+    )
+    var explain = false
+
+    @Flag(
+        name: .customLong("debug-on-failure"),
+        help: "When a RUN step fails on a terminal, open /bin/sh on the failed step's file system.")
+    var debugOnFailure = false
 
     @Option(name: .long, help: "Build up to this stage.")
     var target: String?
@@ -63,9 +95,11 @@ struct BuildCommand: AsyncParsableCommand {
     var context: String
 
     func validate() throws {
-        guard ["auto", "tty", "plain", "quiet"].contains(progress) else {
-            throw ValidationError("--progress must be auto, tty, plain or quiet, not '\(progress)'")
+        guard Self.progressModes.contains(progress) else {
+            throw ValidationError(
+                "--progress must be \(Self.progressModes.joined(separator: ", ")), not '\(progress)'")
         }
+        try validateOutputs()
         guard ["host", "none", "default"].contains(network) else {
             throw ValidationError("--network must be host or none, not '\(network)'")
         }
@@ -91,6 +125,8 @@ struct BuildCommand: AsyncParsableCommand {
         options.cacheTo = try cacheTo.map { try CacheLocation.parse($0, flag: "--cache-to") }
         options.cacheFrom = try cacheFrom.map { try CacheLocation.parse($0, flag: "--cache-from") }
         options.registry = registry.settings
+        options.outputs = try parsedOutputs()
+        options.explain = explain
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
         } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
@@ -105,25 +141,30 @@ struct BuildCommand: AsyncParsableCommand {
         case "quiet": sink = QuietProgress()
         case "plain": sink = PlainProgress()
         case "tty": sink = TTYProgress()
+        case "json": sink = JSONProgress()
         default: sink = isatty(2) != 0 ? TTYProgress() : PlainProgress()
         }
+        if debugOnFailure { options.failureDebugger = DebugShell(progress: sink) }
         let stores = try Stores(global)
         let builder = Builder(store: stores.store, runtime: stores.runtime)
         let request = options
-        let task = Task { try await builder.build(request, progress: sink) }
+        let task = Task { try await builder.buildResult(request, progress: sink) }
         let interrupt = SignalCancellation { task.cancel() }
         defer { interrupt.stop() }
-        let image: StoredImage
+        let result: BuildResult
         do {
-            image = try await task.value
+            result = try await task.value
         } catch {
             if let signal = interrupt.received { throw ExitCode(128 + signal) }
             throw error
         }
-        if quiet {
-            print(image.id)
-        } else if !(sink is QuietProgress) {
-            var lines = "writing image \(image.id) done\n"
+        try writeResultFiles(result, tags: options.tags)
+        if quiet || progress == "quiet" {
+            print(result.image.id)
+        } else if let json = sink as? JSONProgress {
+            json.image(id: result.image.id.description, names: options.tags.map(\.description))
+        } else if result.keptInStore {
+            var lines = "writing image \(result.image.id) done\n"
             for tag in options.tags { lines += "naming to \(tag) done\n" }
             FileHandle.standardError.write(Data(lines.utf8))
         }

@@ -22,7 +22,10 @@ final class ContainerStreams: @unchecked Sendable {
     private var resize: DispatchSourceSignal?
 
     /// `attached`: copy output to berth's stdout/stderr (foreground); `log`: also keep it.
-    init(terminal: Bool, interactive: Bool, attached: Bool, log: ContainerLog?) throws {
+    /// `terminalOutput`: where an attached terminal's output goes (stdout unless told).
+    init(
+        terminal: Bool, interactive: Bool, attached: Bool, log: ContainerLog?, terminalOutput: Int32 = 1
+    ) throws {
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         if terminal {
             var master: Int32 = -1
@@ -46,7 +49,7 @@ final class ContainerStreams: @unchecked Sendable {
                 var saved = [UInt8](repeating: 0, count: Int(berth_termios_size))
                 if berth_make_raw(0, &saved) == 0 { savedTerminal = saved }
             }
-            startCopy(from: master, to: attached ? 1 : -1, stream: "stdout", log: log, closeSource: true)
+            startCopy(from: master, to: attached ? terminalOutput : -1, stream: "stdout", log: log, closeSource: true)
             if attached && interactive { startInput(to: master) }
             return
         }

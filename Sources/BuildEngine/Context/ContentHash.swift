@@ -18,8 +18,13 @@ enum ContentHash {
     }
 
     /// The content hash of `sources`. With a stat cache, a regular file whose size, mtime,
-    /// ctime and inode match the cache is not read: its recorded digest is used.
-    static func of(_ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil) throws -> String {
+    /// ctime and inode match the cache is not read: its recorded digest is used. `entries`, when
+    /// given, receives every entry's path (the source's path joined with the path under it) and
+    /// a summary of what was hashed for it (for `--explain`).
+    static func of(
+        _ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil,
+        entries: ((String, String) -> Void)? = nil
+    ) throws -> String {
         var hasher = DigestHasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for source in sources {
@@ -45,12 +50,17 @@ enum ContentHash {
                     extra = String(entry.status.st_rdev)
                 default: type = "?"
                 }
-                hasher.update(
-                    Array(
-                        "\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}"
-                            .utf8))
+                let header =
+                    "\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}"
+                hasher.update(Array(header.utf8))
+                var digest = ""
                 if type == "f" {
-                    hasher.update(Array(try fileDigest(entry, buffer: &buffer, cache: cache).utf8))
+                    digest = try fileDigest(entry, buffer: &buffer, cache: cache)
+                    hasher.update(Array(digest.utf8))
+                }
+                if let entries {
+                    let path = [source.relativePath, entry.relativePath].filter { !$0.isEmpty }.joined(separator: "/")
+                    entries(path.isEmpty ? "." : path, "\(type) \(String(mode & 0o7777, radix: 8)) \(extra) \(digest)")
                 }
             }
         }

@@ -23,10 +23,13 @@ public struct ImageSaver: Sendable {
 
     /// Writes `names` (references or ids) to `path` (`-` for stdout). With `compression`, layers
     /// are written compressed (copies made once and kept in the store) under a manifest that
-    /// names the compressed blobs; the image id (the config) does not change.
+    /// names the compressed blobs; the image id (the config) does not change. Names of one image
+    /// share one entry (its `RepoTags` lists them all), as `docker save` writes them. Returns the
+    /// descriptors of the manifests written, one per image, in order.
+    @discardableResult
     public func save(
         _ names: [String], to path: String, format: Format = .docker, compression: LayerCompression? = nil
-    ) async throws {
+    ) async throws -> [Descriptor] {
         struct Entry: Encodable {
             var Config: String
             var RepoTags: [String]?
@@ -40,10 +43,15 @@ public struct ImageSaver: Sendable {
             if let reference = try? ImageReference(parsing: name), image.tags.contains(reference.description) {
                 tags = [reference.familiarName]
             }
-            images.append((image, tags))
+            if let index = images.firstIndex(where: { $0.0.id == image.id }) {
+                images[index].1 += tags.filter { !images[index].1.contains($0) }
+            } else {
+                images.append((image, tags))
+            }
         }
+        var written: [Descriptor] = []
         let writer = try ImageArchiveWriter(path: path)
-        var written = Set<Digest>()
+        var blobs = Set<Digest>()
         try writer.addFile("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         try writer.addDirectory("blobs/")
         try writer.addDirectory("blobs/sha256/")
@@ -51,11 +59,11 @@ public struct ImageSaver: Sendable {
         var indexEntries: [Descriptor] = []
         for (image, tags) in images {
             let (manifestDigest, manifestBytes, layers) = try await manifest(of: image, compression: compression)
-            for digest in [image.id] + layers.map(\.digest) where written.insert(digest).inserted {
+            for digest in [image.id] + layers.map(\.digest) where blobs.insert(digest).inserted {
                 guard store.hasBlob(digest) else { throw StoreError.blobNotFound(digest.description) }
                 try writer.addFile(Self.blobName(digest), contentsOf: store.blobPath(digest))
             }
-            if written.insert(manifestDigest).inserted {
+            if blobs.insert(manifestDigest).inserted {
                 try writer.addFile(Self.blobName(manifestDigest), bytes: manifestBytes)
             }
             manifestEntries.append(
@@ -63,6 +71,7 @@ public struct ImageSaver: Sendable {
                     Config: Self.blobName(image.id), RepoTags: tags.isEmpty ? nil : tags,
                     Layers: layers.map { Self.blobName($0.digest) }))
             let manifestSize = Int64(manifestBytes.count)
+            written.append(Descriptor(mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestSize))
             if tags.isEmpty {
                 indexEntries.append(
                     Descriptor(mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestSize))
@@ -83,6 +92,7 @@ public struct ImageSaver: Sendable {
             try writer.addFile("manifest.json", bytes: try CanonicalJSON.encode(manifestEntries))
         }
         try writer.close()
+        return written
     }
 
     /// The manifest to write for `image`: the stored one, or one naming compressed layers.

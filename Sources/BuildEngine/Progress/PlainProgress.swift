@@ -45,6 +45,8 @@ public final class PlainProgress: ProgressSink {
         case .failed(let step, let message, let seconds):
             flush(step)
             write("#\(step) ERROR \(String(format: "%.1f", seconds))s: \(message)\n")
+        case .explain(let step, let reasons):
+            for reason in reasons { write("#\(step) EXPLAIN \(reason)\n") }
         case .warning(let message):
             write("WARNING: \(message)\n")
         }

@@ -12,6 +12,8 @@ public enum ProgressEvent: Sendable {
     case done(step: Int, seconds: Double)
     /// The step failed.
     case failed(step: Int, message: String, seconds: Double)
+    /// Why the step missed the cache (`--explain`), one reason per entry.
+    case explain(step: Int, reasons: [String])
     /// A warning not tied to one step.
     case warning(String)
 }

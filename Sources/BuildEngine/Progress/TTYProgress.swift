@@ -10,12 +10,16 @@ public final class TTYProgress: ProgressSink {
         var tail: [String] = []
         var partial: [UInt8] = []
         var finished: String?
+        /// `--explain` reasons, shown under the step even once it is done.
+        var notes: [String] = []
     }
     private struct State {
         var steps: [Int: Step] = [:]
         var order: [Int] = []
         var drawnLines = 0
         var lastDraw = Date.distantPast
+        /// Another user of the terminal (a debug shell) has it: draw nothing until resumed.
+        var paused = false
     }
     private let state = Mutex(State())
     private let tailLines = 6
@@ -45,6 +49,8 @@ public final class TTYProgress: ProgressSink {
             case .failed(let step, let message, let seconds):
                 s.steps[step]?.finished = String(format: "ERROR %.1fs", seconds)
                 s.steps[step]?.tail.append(message)
+            case .explain(let step, let reasons):
+                s.steps[step]?.notes += reasons
             case .warning(let message):
                 Self.emit(&s, "WARNING: \(message)\n")
                 return
@@ -57,7 +63,22 @@ public final class TTYProgress: ProgressSink {
         state.withLock { redraw(&$0) }
     }
 
+    /// Hands the terminal to someone else (`--debug-on-failure`'s shell): what is drawn stays
+    /// as it is and nothing is redrawn until ``resume()``.
+    public func pause() {
+        state.withLock { s in
+            s.paused = true
+            s.drawnLines = 0
+        }
+    }
+
+    /// Takes the terminal back; the next redraw starts below what others wrote.
+    public func resume() {
+        state.withLock { $0.paused = false }
+    }
+
     private func redraw(_ s: inout State) {
+        if s.paused { return }
         var out = ""
         if s.drawnLines > 0 { out += "\u{1b}[\(s.drawnLines)A\u{1b}[J" }
         var lines = 0
@@ -66,6 +87,10 @@ public final class TTYProgress: ProgressSink {
             if let finished = st.finished {
                 out += "\u{1b}[34m => \(Self.clip(st.name)) \(finished)\u{1b}[0m\n"
                 lines += 1
+                for note in st.notes {
+                    out += "    explain: \(Self.clip(note))\n"
+                    lines += 1
+                }
                 if finished.hasPrefix("ERROR") {
                     for line in st.tail {
                         out += "    \(Self.clip(line))\n"
@@ -75,6 +100,10 @@ public final class TTYProgress: ProgressSink {
             } else {
                 out += " => \(Self.clip(st.name)) \(String(format: "%.1fs", Date().timeIntervalSince(st.start)))\n"
                 lines += 1
+                for note in st.notes {
+                    out += "    explain: \(Self.clip(note))\n"
+                    lines += 1
+                }
                 for line in st.tail {
                     out += "\u{1b}[2m    \(Self.clip(line))\u{1b}[0m\n"
                     lines += 1

@@ -14,16 +14,21 @@ extension StageBuilder {
         session.progress.report(.started(step: step, name: "\(label(1)) FROM \(baseName)"))
         let platform = Platform.host.description
         var state: State
+        var inputs = StepInputs(
+            stage: index, slot: 0, kind: "base", instruction: Self.oneLine(stage.original), parent: nil)
+        inputs.fields["base"] = baseName
         if baseName.lowercased() == "scratch" {
             state = State(
                 config: ImageConfig(), layers: [],
                 key: CacheKey.base("scratch", platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
                 history: [], created: session.timestamp())
+            inputs.fields["base image"] = "scratch"
         } else if let earlier = earlierStage(baseName), let result = session.result(ofStage: earlier) {
             state = State(
                 config: result.config, layers: result.layers, key: result.key, history: result.history,
                 created: result.created)
             state.containerConfig.onBuild = nil
+            inputs.fields["base stage"] = session.dockerfile.stages[earlier].name ?? String(earlier)
         } else {
             let image: StoredImage
             do {
@@ -45,7 +50,11 @@ extension StageBuilder {
                     image.id.description, platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
                 history: image.config.history ?? [], created: image.config.created ?? session.timestamp())
             state.containerConfig.onBuild = nil
+            inputs.fields["base image"] = image.id.description
         }
+        inputs.key = state.key.value
+        let reasons = session.explainer.step(inputs, progressStep: step, missed: true, noCache: session.options.noCache)
+        if !reasons.isEmpty { session.progress.report(.explain(step: step, reasons: reasons)) }
         if state.containerConfig.environmentValue("PATH") == nil {
             state.containerConfig.setEnvironment("PATH", Self.defaultPath)
         }

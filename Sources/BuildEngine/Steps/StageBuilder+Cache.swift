@@ -17,17 +17,23 @@ extension StageBuilder {
     /// `execute` returns the new snapshot, or nil when the step changed nothing.
     func fileSystemStep(
         _ state: inout State, position: Int, title: String, key: CacheKey, createdBy: String,
-        execute: (_ step: Int) async throws -> SnapshotRecord?
+        inputs: StepInputs? = nil, execute: (_ step: Int) async throws -> SnapshotRecord?
     ) async throws {
         let step = session.nextStep()
         session.progress.report(.started(step: step, name: "\(label(position)) \(title)"))
         let started = Date()
-        if !session.options.noCache, let record = try await cachedRecord(key) {
+        let cached = session.options.noCache ? nil : try await cachedRecord(key)
+        explain(inputs, state: state, key: key, step: step, missed: cached == nil)
+        if let record = cached {
             if let chain = record.chain {
                 guard let digest = try? Digest(parsing: chain),
                     let snapshot = try await session.store.snapshot(chainID: digest),
                     FileSystem.exists(session.snapshotter.filesPath(of: snapshot.id))
                 else {
+                    if session.options.explain {
+                        session.progress.report(
+                            .explain(step: step, reasons: ["the cached result's snapshot is gone (pruned)"]))
+                    }
                     return try await run(
                         &state, step: step, started: started, key: key, createdBy: createdBy, execute: execute)
                 }

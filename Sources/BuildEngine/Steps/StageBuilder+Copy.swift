@@ -77,7 +77,8 @@ extension StageBuilder {
         let statCache: ContentHash.StatCache? =
             root.hostPath == session.options.contextPath
             ? ContentHash.StatCache(known: try await session.store.statCache(under: session.options.contextPath)) : nil
-        let contentHash = try ContentHash.of(selections, in: root, cache: statCache)
+        var files: [String: String] = [:]
+        let contentHash = try ContentHash.of(selections, in: root, cache: statCache) { files[$0] = $1 }
         if let statCache { try await session.store.updateStatCache(statCache.learned) }
         let heredocHash = Digest.sha256(
             of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
@@ -96,9 +97,22 @@ extension StageBuilder {
             ] + selections.map(\.baseName))
         let chmod = try copy.chmod.map(Self.parseMode)
         let chown = copy.chown
+        var inputs = stepInputs(state, kind: copy.isAdd ? "ADD" : "COPY", instruction: copy.info.original)
+        inputs.fields = [
+            "destination": destination, "--chown": copy.chown ?? "", "--chmod": copy.chmod ?? "",
+            "--link": String(copy.link), "--parents": String(copy.parents),
+            "--exclude": copy.excludes.joined(separator: ","), "heredocs": heredocHash.encoded,
+            "sources": selections.map(\.baseName).joined(separator: " "), "from": root.label,
+        ]
+        // Huge selections keep only their content hash in the record (it stays small).
+        if files.count <= StepInputs.fileLimit {
+            inputs.files = files
+        } else {
+            inputs.fields["content"] = contentHash
+        }
         let stateCopy = state
         try await fileSystemStep(
-            &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy))
+            &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy)), inputs: inputs
         ) { _ in
             try await withMountedStep(stateCopy) { active in
                 let rootPath = active.rootPath

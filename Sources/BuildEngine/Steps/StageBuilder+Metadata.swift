@@ -7,6 +7,7 @@ extension StageBuilder {
     func applyMetadata(_ command: Command, state: inout State) throws {
         var config = state.containerConfig
         var keyParts: [String] = []
+        var buildArgs: [String: String] = [:]
         switch command {
         case .arg(let arg):
             for declaration in arg.args {
@@ -19,6 +20,7 @@ extension StageBuilder {
                     value = globalArgs[declaration.name]
                 }
                 state.args.append((declaration.name, value))
+                buildArgs[declaration.name] = value ?? "(unset)"
                 keyParts.append("\(declaration.name)=\(value ?? "<unset>")")
             }
         case .maintainer(let maintainer):
@@ -31,7 +33,17 @@ extension StageBuilder {
             keyParts = parts
         }
         state.containerConfig = config
+        var inputs = stepInputs(state, kind: command.info.keyword.uppercased(), instruction: command.info.original)
+        if case .arg = command {
+            inputs.buildArgs = buildArgs
+        } else if case .env(let env) = command {
+            inputs.env = Dictionary(env.pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        } else {
+            inputs.fields["values"] = keyParts.joined(separator: " ")
+        }
         state.key = CacheKey.derive(parent: state.key, kind: command.info.keyword, parts: keyParts)
+        inputs.key = state.key.value
+        session.explainer.metadata(inputs)
         addHistory(&state, historyText(command), empty: true)
     }
 

@@ -20,10 +20,16 @@ extension StageBuilder {
             parent: state.key, kind: "RUN",
             parts: ["args"] + args + ["env"] + env + ["user", user, "cwd", cwd, "network", network])
         let title = "RUN " + Self.oneLine(run.info.original.dropFirst(4))
+        var inputs = stepInputs(state, kind: "RUN", instruction: run.info.original)
+        (inputs.buildArgs, inputs.env) = splitEnvironment(env, state: state)
+        inputs.fields = ["argv": args.joined(separator: " "), "user": user, "cwd": cwd, "network": network]
         let session = self.session
         let stateCopy = state
-        try await fileSystemStep(&state, position: position, title: title, key: key, createdBy: historyText(.run(run)))
-        { step in
+        let stepName = "\(label(position)) \(title)"
+        let tail = OutputTail()
+        try await fileSystemStep(
+            &state, position: position, title: title, key: key, createdBy: historyText(.run(run)), inputs: inputs
+        ) { step in
             try await withMountedStep(stateCopy) { active in
                 let spec = ContainerSpec(
                     rootPath: active.rootPath,
@@ -35,14 +41,27 @@ extension StageBuilder {
                 do {
                     status = try await session.builder.runtime.run(
                         id: "build-\(active.id)", spec: spec,
-                        io: .capture { _, bytes in session.progress.report(.output(step: step, bytes: bytes)) })
+                        io: .capture { _, bytes in
+                            tail.append(bytes)
+                            session.progress.report(.output(step: step, bytes: bytes))
+                        })
                 } catch {
                     throw BuildError("RUN failed to start: \(error)")
                 }
                 guard status.code == 0 else {
-                    throw BuildError(
+                    if let debugger = session.options.failureDebugger {
+                        await debugger.debug(
+                            FailedStep(
+                                name: stepName, spec: spec, exitCode: status.code, containerID: "debug-\(active.id)"),
+                            runtime: session.builder.runtime)
+                    }
+                    var message =
                         "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
-                    )
+                    let lines = tail.lastLines(10)
+                    message += "\n------\n > \(stepName):\n"
+                    message += lines.map { "   \($0)\n" }.joined()
+                    message += "------"
+                    throw BuildError(message)
                 }
             }
         }
@@ -107,8 +126,11 @@ extension StageBuilder {
         state.containerConfig.workingDir = path
         let key = CacheKey.derive(parent: state.key, kind: "WORKDIR", parts: [path])
         let stateCopy = state
+        var inputs = stepInputs(state, kind: "WORKDIR", instruction: workdir.info.original)
+        inputs.fields = ["path": path]
         try await fileSystemStep(
-            &state, position: position, title: "WORKDIR \(path)", key: key, createdBy: "WORKDIR \(path)"
+            &state, position: position, title: "WORKDIR \(path)", key: key, createdBy: "WORKDIR \(path)",
+            inputs: inputs
         ) { _ in
             try await withMountedStep(stateCopy, dropEmpty: true) { active in
                 let resolved = try RootedPath.resolve(path, in: active.rootPath)
