@@ -23,6 +23,7 @@ extension StageBuilder {
             state = State(
                 config: result.config, layers: result.layers, key: result.key, history: result.history,
                 created: result.created)
+            state.onBuildTriggers = state.containerConfig.onBuild ?? []
             state.containerConfig.onBuild = nil
         } else {
             let image: StoredImage
@@ -44,6 +45,7 @@ extension StageBuilder {
                 key: CacheKey.base(
                     image.id.description, platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
                 history: image.config.history ?? [], created: image.config.created ?? session.timestamp())
+            state.onBuildTriggers = state.containerConfig.onBuild ?? []
             state.containerConfig.onBuild = nil
         }
         if state.containerConfig.environmentValue("PATH") == nil {

@@ -6,7 +6,8 @@ import ImageStore
 #endif
 
 /// Resolves `user[:group]` against a root file system's /etc/passwd and /etc/group (never the
-/// host's), for `COPY --chown`.
+/// host's), for `COPY --chown` and the directories WORKDIR creates. As in BuildKit, a numeric user
+/// without a group is `uid:uid` (not looked up); a user name takes its primary group from passwd.
 enum UserDatabase {
     static func resolve(_ spec: String, in root: String) throws -> (uid_t, gid_t) {
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
@@ -16,7 +17,7 @@ enum UserDatabase {
         var gid: gid_t
         if let numeric = uid_t(userPart) {
             uid = numeric
-            gid = passwd.first { $0.count > 3 && $0[2] == userPart }.flatMap { gid_t($0[3]) } ?? numeric
+            gid = numeric
         } else if let entry = passwd.first(where: { $0.first == userPart && $0.count > 3 }),
             let u = uid_t(entry[2]), let g = gid_t(entry[3])
         {
