@@ -73,8 +73,15 @@ import Testing
                 WORKDIR /w3
                 USER app:grp
                 WORKDIR /w4
+                USER nosuchuser
+                WORKDIR /w6
+                USER 1000:nosuchgroup
+                WORKDIR /w7
+                USER daemon:nosuchgroup
+                WORKDIR /w8
                 USER root
                 WORKDIR /w5
+                COPY --chown=nosuchuser f /n4/
                 ADD plain.tar /x1/
                 ADD arch.tar.gz /x2
                 ADD arch.tar.bz2 arch.tar.xz /x3/
@@ -283,6 +290,30 @@ import Testing
             let number = line.split(separator: " ").first
         else { return false }
         return lines.contains("\(number) CACHED")
+    }
+
+    @Test func onlySelectedFilesAreRead() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let ctx = try h.context(
+            "selected",
+            [
+                "Dockerfile": "FROM busybox-base\nCOPY small /\nCOPY --exclude=skip.bin dir /d/\n",
+                "small": "s\n", "big/unrelated": "u\n", "dir/keep": "k\n", "dir/skip.bin": "x\n",
+            ])
+        #expect(try h.berth(["build", "-q", "-t", "sel", ctx]).status == 0)
+        // Every file berth reads for a content hash lands in the store's stat cache.
+        let query = try BerthHarness.run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                "import sqlite3,sys; print('\\n'.join(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute('select path from stat_cache'))))",
+                h.root + "/berth.db",
+            ])
+        #expect(query.status == 0, "\(query.stderr)")
+        let read = query.stdout.split(separator: "\n").map { String($0.dropFirst(ctx.count + 1)) }
+        #expect(read == ["dir/keep", "small"], "\(query.stdout)")
     }
 
     @Test func linkMakesAnIndependentLayer() throws {
