@@ -221,12 +221,16 @@ import Testing
                 "bad/Dockerfile":
                     "FROM busybox-base\nADD --checksum=sha256:\(String(repeating: "0", count: 64)) \(url)/file.txt /c/\n",
                 "plain/Dockerfile": "FROM busybox-base\nADD \(url)/file.txt /c/\nRUN cat /c/file.txt\n",
+                "local/Dockerfile": "FROM busybox-base\nADD --checksum=sha256:\(digest) file.txt /c/\n",
+                "local/file.txt": "downloaded\n",
             ])
         let good = try h.berth(["build", "--progress", "plain", "-t", "sum", sums])
         #expect(good.status == 0, "\(good.stderr)")
         let bad = try h.berth(["build", "--progress", "plain", "-t", "sum", sums + "/bad"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("\(url)/file.txt") && bad.stderr.contains("checksum"), "\(bad.stderr)")
+        let local = try h.berth(["build", "-q", "-t", "local", sums + "/local"])
+        #expect(local.status != 0 && local.stderr.contains("only HTTP(S) sources"), "\(local.stderr)")
         let first = try h.berth(["build", "--progress", "plain", "-t", "plain", sums + "/plain"])
         #expect(first.status == 0, "\(first.stderr)")
         let again = try h.berth(["build", "--progress", "plain", "-t", "plain", sums + "/plain"])

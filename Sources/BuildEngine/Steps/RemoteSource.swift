@@ -85,7 +85,7 @@ struct RemoteSource: Sendable {
     /// The last component of the URL's path, or `__unnamed__` for a URL without one.
     static func fileName(of url: URL) -> String {
         let name = url.path.split(separator: "/").last.map(String.init) ?? ""
-        return name.isEmpty ? "__unnamed__" : name
+        return name.isEmpty || name == "." || name == ".." ? "__unnamed__" : name
     }
 
     /// An RFC 7231 date (`Sun, 06 Nov 1994 08:49:37 GMT`).

@@ -100,6 +100,9 @@ extension StageBuilder {
                 }
             }
         }
+        if copy.checksum != nil && (!items.isEmpty || !heredocs.isEmpty) {
+            throw BuildError("\(copy.info.keyword) --checksum: only HTTP(S) sources can be verified by checksum")
+        }
         if items.isEmpty && heredocs.isEmpty && urls.isEmpty {
             throw BuildError("\(copy.info.keyword) failed: no source files were specified or matched")
         }
