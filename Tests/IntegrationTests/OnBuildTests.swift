@@ -66,6 +66,24 @@ import Testing
         #expect(berthListing == dockerListing, "berth:\n\(berthListing)\ndocker:\n\(dockerListing)")
     }
 
+    /// As the current Dockerfile reference allows (BuildKit 20.10 resolved the stage without
+    /// building it): a trigger's `COPY --from` names a stage of the child's Dockerfile, which the
+    /// plan builds first.
+    @Test func triggerCopiesFromAStageOfTheChild() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let parentContext = try h.context(
+            "parent", ["Dockerfile": "FROM busybox-base\nONBUILD COPY --from=helper /hf /hf\n"])
+        #expect(try h.berth(["build", "-q", "-t", "p", parentContext]).status == 0)
+        let childContext = try h.context(
+            "child",
+            ["Dockerfile": "FROM busybox-base AS helper\nRUN echo helper > /hf\nFROM p\nRUN cat /hf > /copied\n"])
+        let child = try h.berth(["build", "-q", "-t", "c", childContext])
+        #expect(child.status == 0, "\(child.stderr)")
+        #expect(try h.berth(["run", "--rm", "c", "cat", "/copied"]).stdout == "helper\n")
+    }
+
     @Test func aFailingTriggerIsNamed() throws {
         let h = try BerthHarness()
         defer { h.cleanup() }
