@@ -14,6 +14,8 @@ public struct BuildOptions: Sendable {
     public var buildArgs: [String: String]
     public var labels: [String: String]
     public var noCache: Bool
+    /// `--no-cache-filter`: stages (by name or index) whose steps ignore cache hits.
+    public var noCacheFilter: [String] = []
     /// Network for RUN steps: `host` (default, as BuildKit's `--network host`) or `none`.
     public var network: String
     /// SOURCE_DATE_EPOCH: `created` times and layer file mtimes are clamped to it.

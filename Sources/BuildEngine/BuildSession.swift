@@ -96,7 +96,9 @@ final class BuildSession: Sendable {
                 throw BuildError(error.description, fileName: dockerfile.fileName, location: stage.location)
             }
         }
-        let plan = try BuildPlan(dockerfile: dockerfile, target: options.target, baseNames: baseNames)
+        let plan = try BuildPlan(
+            dockerfile: dockerfile, target: options.target, baseNames: baseNames,
+            triggerSources: await onBuildCopySources(baseNames))
         warnUnusedBuildArgs()
         await startExplaining()
         if let imported {

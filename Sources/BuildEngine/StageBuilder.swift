@@ -13,6 +13,8 @@ struct StageBuilder {
     let stage: Stage
     let baseName: String
     let globalArgs: [String: String]
+    /// File-system steps the base image's ONBUILD triggers add (for the step labels).
+    var triggerVertices = 0
 
     /// The mutable state while the stage's instructions run.
     struct State {
@@ -27,6 +29,8 @@ struct StageBuilder {
         var cmdSet = false
         /// The running instruction's slot: 1 for the first after FROM (`--explain` matches by it).
         var slot = 0
+        /// The base's ONBUILD triggers, run right after FROM (never inherited further).
+        var onBuildTriggers: [String] = []
 
         var containerConfig: ContainerConfig {
             get { config.config ?? ContainerConfig() }
@@ -45,7 +49,7 @@ struct StageBuilder {
 
     /// Numbered vertices: FROM plus every instruction that touches the file system.
     var vertexCount: Int {
-        1
+        1 + triggerVertices
             + stage.commands.filter {
                 switch $0 {
                 case .run, .copy, .workdir: true
@@ -62,31 +66,22 @@ struct StageBuilder {
 
     func build() async throws(BuildError) -> StageResult {
         var state = try await resolveBase()
+        let triggers = try parseTriggers(state.onBuildTriggers)
+        state.onBuildTriggers = []
+        var builder = self
+        builder.triggerVertices = triggers.filter(\.touchesFileSystem).count
+        return try await builder.build(from: state, triggers: triggers)
+    }
+
+    private func build(from initial: State, triggers: [Trigger]) async throws(BuildError) -> StageResult {
+        var state = initial
         var position = 1
+        try await runTriggers(triggers, state: &state, position: &position)
         for (slot, command) in stage.commands.enumerated() {
             let info = command.info
             state.slot = slot + 1
             do {
-                let expanded: Command
-                switch command {
-                case .run, .cmd, .entrypoint, .shell, .onbuild, .healthcheck, .maintainer:
-                    expanded = command
-                default:
-                    expanded = try command.expanded(escapeToken: escapeToken) { state.lookup($0) }
-                }
-                switch expanded {
-                case .run(let run):
-                    position += 1
-                    try await runStep(run, state: &state, position: position)
-                case .copy(let copy):
-                    position += 1
-                    try await copyStep(copy, state: &state, position: position)
-                case .workdir(let workdir):
-                    position += 1
-                    try await workdirStep(workdir, state: &state, position: position)
-                default:
-                    try applyMetadata(expanded, state: &state)
-                }
+                try await dispatch(command, state: &state, position: &position)
             } catch let error as BuildError {
                 throw located(error, info)
             } catch {
@@ -96,6 +91,30 @@ struct StageBuilder {
         return StageResult(
             config: state.config, layers: state.layers, key: state.key, history: state.history,
             created: state.created)
+    }
+
+    /// Runs one instruction (variables expanded first where the instruction allows it).
+    func dispatch(_ command: Command, state: inout State, position: inout Int) async throws {
+        let expanded: Command
+        switch command {
+        case .run, .cmd, .entrypoint, .shell, .onbuild, .healthcheck, .maintainer:
+            expanded = command
+        default:
+            expanded = try command.expanded(escapeToken: escapeToken) { state.lookup($0) }
+        }
+        switch expanded {
+        case .run(let run):
+            position += 1
+            try await runStep(run, state: &state, position: position)
+        case .copy(let copy):
+            position += 1
+            try await copyStep(copy, state: &state, position: position)
+        case .workdir(let workdir):
+            position += 1
+            try await workdirStep(workdir, state: &state, position: position)
+        default:
+            try applyMetadata(expanded, state: &state)
+        }
     }
 
     /// Adds the file name, location and a source excerpt to an error about `info`.

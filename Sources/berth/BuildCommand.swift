@@ -88,6 +88,12 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
     var noCache = false
 
+    @Option(
+        name: .customLong("no-cache-filter"),
+        help: ArgumentHelp(
+            "Do not use the build cache for these stages (repeatable, comma-separated).", valueName: "stage"))
+    var noCacheFilter: [String] = []
+
     @Option(name: .long, help: "Network for RUN steps: host or none.")
     var network: String = "host"
 
@@ -122,6 +128,15 @@ struct BuildCommand: AsyncParsableCommand {
             labels: try Self.keyValues(labels, flag: "--label", fromEnvironment: false), noCache: noCache,
             network: network)
         options.pull = pull
+        for value in noCacheFilter {
+            let names = value.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
+                throw BerthError("--no-cache-filter '\(value)': expected stage names separated by commas")
+            }
+            options.noCacheFilter += names
+        }
         options.cacheTo = try cacheTo.map { try CacheLocation.parse($0, flag: "--cache-to") }
         options.cacheFrom = try cacheFrom.map { try CacheLocation.parse($0, flag: "--cache-from") }
         options.registry = registry.settings

@@ -31,7 +31,7 @@ enum ContentHash {
             hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
             try FileWalk.walk(
                 hostPath: source.hostPath, contextPath: source.relativePath,
-                include: root.decision
+                include: root.decision(for: source)
             ) { entry, _ in
                 let mode = entry.status.st_mode
                 let type: String

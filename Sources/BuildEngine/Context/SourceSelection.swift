@@ -12,6 +12,9 @@ struct SourceRoot {
     var ignore: IgnoreMatcher?
     /// For messages: "build context" or "stage builder".
     var label: String
+    /// `COPY/ADD --exclude` patterns (.dockerignore syntax), matched against paths relative to
+    /// each selected source; nil when none were given.
+    var excludes: IgnoreMatcher? = nil
 
     /// The walk filter for this root.
     func decision(_ contextPath: String, _ isDirectory: Bool) -> WalkDecision {
@@ -19,6 +22,31 @@ struct SourceRoot {
         if !ignore.isExcluded(contextPath) { return .include }
         if isDirectory && !ignore.canSkipDirectory(contextPath) { return .skipEntryOnly }
         return .skipTree
+    }
+
+    /// The walk filter under one selected source: .dockerignore (on context paths) and then the
+    /// `--exclude` patterns (on paths relative to `source`), so excluded files are neither copied
+    /// nor hashed.
+    func decision(for source: SelectedSource) -> (String, Bool) -> WalkDecision {
+        let prefix = source.relativePath
+        return { contextPath, isDirectory in
+            let decided = self.decision(contextPath, isDirectory)
+            guard decided != .skipTree, let excludes = self.excludes, !excludes.isEmpty else { return decided }
+            let relative =
+                prefix.isEmpty
+                ? contextPath
+                : contextPath.hasPrefix(prefix + "/") ? String(contextPath.dropFirst(prefix.count + 1)) : contextPath
+            guard excludes.isExcluded(relative) else { return decided }
+            return isDirectory && !excludes.canSkipDirectory(relative) ? .skipEntryOnly : .skipTree
+        }
+    }
+
+    /// Whether `--exclude` drops a selected source as a whole (matched by its base name, as
+    /// `COPY --exclude=*.txt hom* /dst/` drops `home.txt`).
+    func excludesWhole(_ source: SelectedSource) -> Bool {
+        guard let excludes, !excludes.isEmpty, !source.relativePath.isEmpty else { return false }
+        return excludes.isExcluded(source.baseName)
+            && (!source.isDirectory || excludes.canSkipDirectory(source.baseName))
     }
 }
 

@@ -3,7 +3,8 @@ import DockerfileSyntax
 /// Which stages a build needs, in dependency order.
 ///
 /// A stage depends on the stage named in its FROM and on every stage a `COPY --from` or
-/// `RUN --mount from=` names. Stages the target does not need are never built.
+/// `RUN --mount from=` names, including a `COPY --from` among the ONBUILD triggers of its base.
+/// Stages the target does not need are never built.
 struct BuildPlan {
     /// Indexes into `Dockerfile.stages`, dependencies before dependents.
     var order: [Int]
@@ -11,7 +12,10 @@ struct BuildPlan {
     /// For each needed stage, the stages it needs first.
     var dependencies: [Int: [Int]]
 
-    init(dockerfile: Dockerfile, target: String?, baseNames: [String]) throws(BuildError) {
+    /// `triggerSources`: for a stage, the `--from` names of its base's ONBUILD COPY triggers.
+    init(
+        dockerfile: Dockerfile, target: String?, baseNames: [String], triggerSources: [Int: [String]] = [:]
+    ) throws(BuildError) {
         let stages = dockerfile.stages
         guard !stages.isEmpty else {
             throw BuildError("\(dockerfile.fileName): the Dockerfile has no FROM instruction")
@@ -37,6 +41,9 @@ struct BuildPlan {
             var deps: [Int] = []
             if let base = stageIndex(baseNames[index], before: index), Int(baseNames[index]) == nil {
                 deps.append(base)
+            }
+            for from in triggerSources[index] ?? [] {
+                if let dep = stageIndex(from, before: index) { deps.append(dep) }
             }
             for command in stage.commands {
                 if case .copy(let copy) = command, let from = copy.from,

@@ -18,7 +18,7 @@ struct FileCopier {
     /// `destination`, which takes the directory's mode.
     func copy(_ source: SelectedSource, to destination: String) throws {
         try FileWalk.walk(
-            hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision
+            hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
             let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
             try copyEntry(entry, to: target)
@@ -26,7 +26,7 @@ struct FileCopier {
         // Directory mtimes change as children are added: set them once everything is in place.
         if source.isDirectory {
             try FileWalk.walk(
-                hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision
+                hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision(for: source)
             ) { entry, _ in
                 guard entry.isDirectory else { return }
                 let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
@@ -52,6 +52,23 @@ struct FileCopier {
         }
         fchown(fd, uid, gid)
         fchmod(fd, chmod ?? mode)
+    }
+
+    /// Copies a downloaded file (ADD of a URL) to `destination` with `mode` (or `--chmod`) and,
+    /// when the server gave one, its Last-Modified time.
+    func copyDownloaded(_ path: String, to destination: String, mode: mode_t, mtime: timespec?) throws {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw failure("stat", path) }
+        if let mtime {
+            status.st_mtim = mtime
+            status.st_atim = mtime
+        } else {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            status.st_mtim = now
+            status.st_atim = now
+        }
+        try copyFile(path, to: destination, permissions: chmod ?? mode, status: status)
     }
 
     private func copyEntry(_ entry: WalkEntry, to target: String) throws {

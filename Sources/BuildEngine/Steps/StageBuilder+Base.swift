@@ -27,6 +27,7 @@ extension StageBuilder {
             state = State(
                 config: result.config, layers: result.layers, key: result.key, history: result.history,
                 created: result.created)
+            state.onBuildTriggers = state.containerConfig.onBuild ?? []
             state.containerConfig.onBuild = nil
             inputs.fields["base stage"] = session.dockerfile.stages[earlier].name ?? String(earlier)
         } else {
@@ -49,6 +50,7 @@ extension StageBuilder {
                 key: CacheKey.base(
                     image.id.description, platform: platform, sourceDateEpoch: session.options.sourceDateEpoch),
                 history: image.config.history ?? [], created: image.config.created ?? session.timestamp())
+            state.onBuildTriggers = state.containerConfig.onBuild ?? []
             state.containerConfig.onBuild = nil
             inputs.fields["base image"] = image.id.description
         }

@@ -13,6 +13,15 @@ struct StepRecord: Codable {
 }
 
 extension StageBuilder {
+    /// `--no-cache`, or this stage is named by `--no-cache-filter`: cache hits are ignored (the
+    /// results are still recorded for later builds).
+    var ignoresCache: Bool {
+        if session.options.noCache { return true }
+        let filter = session.options.noCacheFilter
+        guard !filter.isEmpty else { return false }
+        return filter.contains { $0.lowercased() == stage.name || Int($0) == index }
+    }
+
     /// Answers a file-system step from the cache, or runs `execute` and records its result.
     /// `execute` returns the new snapshot, or nil when the step changed nothing.
     func fileSystemStep(
@@ -22,7 +31,7 @@ extension StageBuilder {
         let step = session.nextStep()
         session.progress.report(.started(step: step, name: "\(label(position)) \(title)"))
         let started = Date()
-        let cached = session.options.noCache ? nil : try await cachedRecord(key)
+        let cached = ignoresCache ? nil : try await cachedRecord(key)
         explain(inputs, state: state, key: key, step: step, missed: cached == nil)
         if let record = cached {
             if let chain = record.chain {

@@ -1,6 +1,7 @@
 import DockerfileSyntax
 import Foundation
 import ImageStore
+import LayerArchive
 import OCIImage
 import Snapshots
 
@@ -8,13 +9,18 @@ import Snapshots
     import Glibc
 #endif
 
+/// One selected source of a COPY/ADD and where `--parents` puts it.
+struct CopyItem {
+    var selection: SelectedSource
+    /// With `--parents`: the source's path (after a `./` pivot) kept under the destination.
+    var keptPath: String?
+}
+
 extension StageBuilder {
-    /// COPY (and ADD of local files): keyed by the content of exactly what it selects.
+    /// COPY and ADD: keyed by the content of exactly what they select.
     func copyStep(_ copy: CopyCommand, state: inout State, position: Int) async throws {
-        if copy.isAdd,
-            copy.sources.contains(where: { if case .path(let p) = $0 { return Self.isURL(p) } else { return false } })
-        {
-            throw BuildError("ADD of a URL is not supported by this berth version")
+        for case .path(let path) in copy.sources where path.hasPrefix("git@") {
+            throw BuildError("\(copy.info.keyword) \(path): git sources are not supported by berth")
         }
         let title = (copy.isAdd ? "ADD " : "COPY ") + Self.oneLine(copy.info.original.dropFirst(copy.isAdd ? 4 : 5))
         if let from = copy.from {
@@ -48,18 +54,40 @@ extension StageBuilder {
         source.hasPrefix("http://") || source.hasPrefix("https://") || source.hasPrefix("git@")
     }
 
+    /// With `--parents`, the part of `relativePath` kept under the destination: everything after
+    /// the pivot (a `/./` in `source`), or the whole path when there is no pivot.
+    static func keptPath(_ relativePath: String, source: String) -> String {
+        let components = source.split(separator: "/", omittingEmptySubsequences: false)
+        guard let pivot = components.indices.last(where: { $0 > 0 && components[$0] == "." }) else {
+            return relativePath
+        }
+        let dropped = RootedPath.clean(components[..<pivot].joined(separator: "/")).split(separator: "/").count
+        return relativePath.split(separator: "/").dropFirst(dropped).joined(separator: "/")
+    }
+
     private func copyFrom(
-        _ root: SourceRoot, _ copy: CopyCommand, _ state: inout State, position: Int, title: String
+        _ sourceRoot: SourceRoot, _ copy: CopyCommand, _ state: inout State, position: Int, title: String
     ) async throws {
-        var selections: [SelectedSource] = []
+        var root = sourceRoot
+        if !copy.excludes.isEmpty {
+            do {
+                root.excludes = try IgnoreMatcher(patterns: copy.excludes)
+            } catch {
+                throw BuildError("\(copy.info.keyword) --exclude: invalid pattern: \(error)")
+            }
+        }
+        var items: [CopyItem] = []
         var heredocs: [Heredoc] = []
+        var urls: [String] = []
         var usedWildcard = false
         for source in copy.sources {
             switch source {
             case .heredoc(let heredoc):
                 heredocs.append(heredoc)
+            case .path(let path) where copy.isAdd && Self.isURL(path):
+                urls.append(path)
             case .path(let path):
-                let found = try SourceSelection.select(path, in: root)
+                let found = try SourceSelection.select(path, in: root).filter { !root.excludesWhole($0) }
                 if SourceSelection.hasWildcard(path) {
                     usedWildcard = true
                 } else if found.isEmpty {
@@ -67,12 +95,18 @@ extension StageBuilder {
                         "\(copy.info.keyword) failed: \"\(path)\" not found in the \(root.label)"
                             + (root.ignore == nil ? "" : " or excluded by .dockerignore"))
                 }
-                selections += found
+                items += found.map {
+                    CopyItem(selection: $0, keptPath: copy.parents ? Self.keptPath($0.relativePath, source: path) : nil)
+                }
             }
         }
-        if selections.isEmpty && heredocs.isEmpty {
+        if copy.checksum != nil && (!items.isEmpty || !heredocs.isEmpty) {
+            throw BuildError("\(copy.info.keyword) --checksum: only HTTP(S) sources can be verified by checksum")
+        }
+        if items.isEmpty && heredocs.isEmpty && urls.isEmpty {
             throw BuildError("\(copy.info.keyword) failed: no source files were specified or matched")
         }
+        let selections = items.map(\.selection)
         // The build context goes through the stat cache; other stages' files are hashed as they are.
         let statCache: ContentHash.StatCache? =
             root.hostPath == session.options.contextPath
@@ -82,19 +116,39 @@ extension StageBuilder {
         if let statCache { try await session.store.updateStatCache(statCache.learned) }
         let heredocHash = Digest.sha256(
             of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
+
+        // URLs: keyed by --checksum when given (downloaded only if the step runs), else by the
+        // downloaded content's digest.
+        var downloads = DownloadSet()
+        defer { downloads.removeAll() }
+        var urlParts: [String] = []
+        for url in urls {
+            let name = URL(string: url).map(RemoteSource.fileName) ?? "__unnamed__"
+            if let checksum = copy.checksum {
+                urlParts.append("url\u{0}\(name)\u{0}\(checksum)")
+            } else {
+                let fetched = try await RemoteSource.download(
+                    url, to: session.store.temporaryPath("add"), checksum: nil)
+                downloads.add(fetched)
+                urlParts.append(
+                    "url\u{0}\(name)\u{0}\(fetched.digest)\u{0}\(fetched.lastModified?.timeIntervalSince1970 ?? 0)")
+            }
+        }
+
         var destination = copy.destination
         if !destination.hasPrefix("/") {
             let workdir = state.containerConfig.workingDir ?? "/"
             destination = (workdir.hasSuffix("/") ? workdir : workdir + "/") + destination
         }
         let intoDirectory =
-            destination.hasSuffix("/") || copy.sources.count > 1 || usedWildcard
-        let key = CacheKey.derive(
-            parent: state.key, kind: copy.isAdd ? "ADD" : "COPY",
-            parts: [
+            destination.hasSuffix("/") || copy.sources.count > 1 || usedWildcard || copy.parents
+        let kind = copy.isAdd ? "ADD" : "COPY"
+        let actionParts =
+            [
                 destination, copy.chown ?? "", copy.chmod ?? "", String(copy.link), String(copy.parents),
                 copy.excludes.joined(separator: ","), contentHash, heredocHash.encoded,
-            ] + selections.map(\.baseName))
+            ] + items.map { $0.keptPath.map { "parents\u{0}" + $0 } ?? $0.selection.baseName } + urlParts
+            + (copy.isAdd && copy.unpack != nil ? ["unpack=\(copy.unpack ?? true)"] : [])
         let chmod = try copy.chmod.map(Self.parseMode)
         let chown = copy.chown
         var inputs = stepInputs(state, kind: copy.isAdd ? "ADD" : "COPY", instruction: copy.info.original)
@@ -110,36 +164,83 @@ extension StageBuilder {
         } else {
             inputs.fields["content"] = contentHash
         }
+        let placement = CopyPlacement(
+            copy: copy, destination: destination, intoDirectory: intoDirectory, items: items, heredocs: heredocs,
+            urls: urls, chmod: chmod, root: root, temporaryDirectory: session.store.temporaryDirectory)
         let stateCopy = state
+        if copy.link {
+            // --link: the files form a layer of their own, keyed without the layers below: the
+            // copy runs on an empty tree, so nothing in the destination (a symlink, a file) changes
+            // where or how it lands, and a rebuilt base reuses the layer as it is.
+            let linkKey = CacheKey.derive(parent: nil, kind: kind + " --link", parts: actionParts)
+            let key = CacheKey.derive(parent: state.key, kind: "LINK", parts: [linkKey.value])
+            let owner = try await linkOwner(copy.chown, layers: state.layers)
+            try await fileSystemStep(
+                &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy)),
+                inputs: inputs
+            ) { _ in
+                try await linkedLayer(linkKey, parent: stateCopy.layers.last) { rootPath in
+                    try await placement.place(
+                        in: rootPath, owner: owner, downloads: &downloads, checksum: copy.checksum)
+                }
+            }
+            return
+        }
+        let key = CacheKey.derive(parent: state.key, kind: kind, parts: actionParts)
         try await fileSystemStep(
             &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy)), inputs: inputs
         ) { _ in
             try await withMountedStep(stateCopy) { active in
                 let rootPath = active.rootPath
-                let (uid, gid) = try chown.map { try UserDatabase.resolve($0, in: rootPath) } ?? (0, 0)
-                let copier = FileCopier(uid: uid, gid: gid, chmod: chmod, sourceRoot: root)
-                let target = try RootedPath.resolve(destination, in: rootPath)
-                var st = stat()
-                let existingDirectory = lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-                for selection in selections {
-                    if selection.isDirectory {
-                        try makeParents(target, under: rootPath, uid: 0, gid: 0)
-                        try copier.copy(selection, to: target)
-                    } else if intoDirectory || existingDirectory {
-                        try makeParents(target, under: rootPath, uid: 0, gid: 0)
-                        try copier.copy(selection, to: target + "/" + selection.baseName)
-                    } else {
-                        try makeParents((target as NSString).deletingLastPathComponent, under: rootPath, uid: 0, gid: 0)
-                        try copier.copy(selection, to: target)
-                    }
-                }
-                for heredoc in heredocs {
-                    let file = intoDirectory || existingDirectory ? target + "/" + heredoc.name : target
-                    try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: 0, gid: 0)
-                    try copier.write(Array(heredoc.content.utf8), to: file, mode: 0o644)
-                }
+                let owner = try copy.chown.map { try UserDatabase.resolve($0, in: rootPath) } ?? (0, 0)
+                try await placement.place(in: rootPath, owner: owner, downloads: &downloads, checksum: copy.checksum)
             }
         }
+    }
+
+    /// `--chown` for a `--link` copy: names are looked up in the image below (the copy itself
+    /// runs on an empty tree).
+    private func linkOwner(_ chown: String?, layers: [SnapshotRecord]) async throws -> (uid_t, gid_t) {
+        guard let chown else { return (0, 0) }
+        if layers.isEmpty { return try UserDatabase.resolve(chown, in: "/nonexistent-berth-root") }
+        return try await session.snapshotter.withReadOnlyView(of: layers.reversed()) { root in
+            try UserDatabase.resolve(chown, in: root)
+        }
+    }
+
+    /// The snapshot of a `--link` layer on `parent`: the layer recorded under `linkKey` (made on
+    /// another base) is laid on `parent` unchanged; otherwise `body` fills an empty upper directory.
+    private func linkedLayer(
+        _ linkKey: CacheKey, parent: SnapshotRecord?, _ body: (String) async throws -> Void
+    ) async throws -> SnapshotRecord? {
+        let snapshotter = session.snapshotter
+        if !ignoresCache, let text = try await session.store.cacheRecord(linkKey.value),
+            let record = try? JSONDecoder().decode(StepRecord.self, from: Data(text.utf8)),
+            let chain = record.chain, let digest = try? Digest(parsing: chain),
+            let layer = try await session.store.snapshot(chainID: digest),
+            let diffID = layer.diffID, let layerDigest = layer.layerDigest, let size = layer.size,
+            FileSystem.exists(session.store.blobPath(layerDigest))
+        {
+            return try await snapshotter.unpack(
+                layer: Descriptor(mediaType: MediaType.ociLayer, digest: layerDigest, size: size), diffID: diffID,
+                parent: parent)
+        }
+        let active = try await snapshotter.prepare(parent: parent)
+        do {
+            try await body(active.upperPath)
+        } catch {
+            try? await snapshotter.discard(active)
+            throw error
+        }
+        let snapshot = try await snapshotter.commit(
+            active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
+        if let chain = snapshot.chainID,
+            let json = try? JSONEncoder().encode(StepRecord(chain: chain.description, created: session.timestamp()))
+        {
+            try await session.store.putCacheRecord(
+                linkKey.value, result: String(decoding: json, as: UTF8.self), snapshot: chain)
+        }
+        return snapshot
     }
 
     /// `--chmod` value: octal digits.
@@ -148,5 +249,89 @@ extension StageBuilder {
             throw BuildError("invalid --chmod value '\(text)': expected octal permissions such as 755")
         }
         return value
+    }
+}
+
+/// Files an ADD fetched, by URL; removed when the step is done.
+struct DownloadSet {
+    private(set) var byURL: [String: RemoteSource] = [:]
+    mutating func add(_ source: RemoteSource) { byURL[source.url] = source }
+    mutating func removeAll() {
+        for source in byURL.values { unlink(source.path) }
+        byURL = [:]
+    }
+}
+
+/// Where a COPY/ADD puts what it selected, inside a root (the mounted stage, or an empty layer
+/// for `--link`).
+struct CopyPlacement {
+    var copy: CopyCommand
+    var destination: String
+    var intoDirectory: Bool
+    var items: [CopyItem]
+    var heredocs: [Heredoc]
+    var urls: [String]
+    var chmod: mode_t?
+    var root: SourceRoot
+    var temporaryDirectory: String
+
+    func place(
+        in rootPath: String, owner: (uid_t, gid_t), downloads: inout DownloadSet, checksum: String?
+    ) async throws {
+        let (uid, gid) = owner
+        let copier = FileCopier(uid: uid, gid: gid, chmod: chmod, sourceRoot: root)
+        let target = try RootedPath.resolve(destination, in: rootPath)
+        var st = stat()
+        let existingDirectory = lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        for item in items {
+            let selection = item.selection
+            if let kept = item.keptPath, !kept.isEmpty {
+                let path = try RootedPath.resolve(destination + "/" + kept, in: rootPath, followFinal: false)
+                try makeParents(
+                    selection.isDirectory ? path : (path as NSString).deletingLastPathComponent, under: rootPath,
+                    uid: uid, gid: gid)
+                try copier.copy(selection, to: path)
+            } else if selection.isDirectory {
+                try makeParents(target, under: rootPath, uid: uid, gid: gid)
+                try copier.copy(selection, to: target)
+            } else if copy.isAdd, copy.unpack != false, (selection.status.st_mode & S_IFMT) == S_IFREG,
+                LayerArchive.isTarArchive(selection.hostPath)
+            {
+                // ADD of a local archive: its entries land in the destination directory.
+                try makeParents(target, under: rootPath, uid: uid, gid: gid)
+                do {
+                    try LayerArchive.extract(
+                        archiveAt: selection.hostPath, into: target, temporaryDirectory: temporaryDirectory)
+                } catch {
+                    throw BuildError("ADD \(selection.relativePath): cannot extract the archive: \(error)")
+                }
+            } else if intoDirectory || existingDirectory {
+                try makeParents(target, under: rootPath, uid: uid, gid: gid)
+                try copier.copy(selection, to: target + "/" + selection.baseName)
+            } else {
+                try makeParents((target as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+                try copier.copy(selection, to: target)
+            }
+        }
+        for url in urls {
+            let fetched: RemoteSource
+            if let known = downloads.byURL[url] {
+                fetched = known
+            } else {
+                fetched = try await RemoteSource.download(
+                    url, to: temporaryDirectory + "/add-\(UUID().uuidString.lowercased())", checksum: checksum)
+                downloads.add(fetched)
+            }
+            let file = intoDirectory || existingDirectory ? target + "/" + fetched.fileName : target
+            try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+            let seconds = fetched.lastModified?.timeIntervalSince1970 ?? 0
+            let mtime = fetched.lastModified == nil ? nil : timespec(tv_sec: Int(seconds), tv_nsec: 0)
+            try copier.copyDownloaded(fetched.path, to: file, mode: 0o600, mtime: mtime)
+        }
+        for heredoc in heredocs {
+            let file = intoDirectory || existingDirectory ? target + "/" + heredoc.name : target
+            try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+            try copier.write(Array(heredoc.content.utf8), to: file, mode: 0o644)
+        }
     }
 }

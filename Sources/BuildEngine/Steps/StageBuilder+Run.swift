@@ -124,7 +124,11 @@ extension StageBuilder {
         }
         path = RootedPath.clean(path)
         state.containerConfig.workingDir = path
-        let key = CacheKey.derive(parent: state.key, kind: "WORKDIR", parts: [path])
+        // BuildKit creates the missing directories owned by the USER in effect (names resolved in
+        // the stage's own /etc/passwd and /etc/group, a bare number as uid:uid).
+        let user = state.containerConfig.user ?? ""
+        let key = CacheKey.derive(
+            parent: state.key, kind: "WORKDIR", parts: [path] + (user.isEmpty ? [] : ["user=" + user]))
         let stateCopy = state
         var inputs = stepInputs(state, kind: "WORKDIR", instruction: workdir.info.original)
         inputs.fields = ["path": path]
@@ -134,7 +138,8 @@ extension StageBuilder {
         ) { _ in
             try await withMountedStep(stateCopy, dropEmpty: true) { active in
                 let resolved = try RootedPath.resolve(path, in: active.rootPath)
-                try makeParents(resolved, under: active.rootPath, uid: 0, gid: 0)
+                let (uid, gid) = user.isEmpty ? (0, 0) : try UserDatabase.resolve(user, in: active.rootPath)
+                try makeParents(resolved, under: active.rootPath, uid: uid, gid: gid)
             }
         }
     }

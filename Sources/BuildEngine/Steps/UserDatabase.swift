@@ -6,26 +6,27 @@ import ImageStore
 #endif
 
 /// Resolves `user[:group]` against a root file system's /etc/passwd and /etc/group (never the
-/// host's), for `COPY --chown`.
+/// host's), for `COPY --chown` and the directories WORKDIR creates, as BuildKit does (checked
+/// against docker 20.10): a numeric user without a group is `uid:uid` (not looked up), a user
+/// name takes its primary group from passwd. A name the files do not list is not an error: an
+/// unknown user is root (0:0), an unknown group leaves the user's group.
 enum UserDatabase {
     static func resolve(_ spec: String, in root: String) throws -> (uid_t, gid_t) {
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let userPart = parts.first ?? ""
-        let passwd = entries(root, "/etc/passwd")
-        var uid: uid_t
-        var gid: gid_t
+        var uid: uid_t = 0
+        var gid: gid_t = 0
         if let numeric = uid_t(userPart) {
             uid = numeric
-            gid = passwd.first { $0.count > 3 && $0[2] == userPart }.flatMap { gid_t($0[3]) } ?? numeric
-        } else if let entry = passwd.first(where: { $0.first == userPart && $0.count > 3 }),
+            gid = numeric
+        } else if !userPart.isEmpty,
+            let entry = entries(root, "/etc/passwd").first(where: { $0.first == userPart && $0.count > 3 }),
             let u = uid_t(entry[2]), let g = gid_t(entry[3])
         {
             uid = u
             gid = g
-        } else {
-            throw BuildError("unable to find user \(userPart): no matching entries in /etc/passwd")
         }
-        if parts.count == 2 {
+        if parts.count == 2, !parts[1].isEmpty {
             let groupPart = parts[1]
             if let numeric = gid_t(groupPart) {
                 gid = numeric
@@ -33,8 +34,6 @@ enum UserDatabase {
                 let g = gid_t(entry[2])
             {
                 gid = g
-            } else {
-                throw BuildError("unable to find group \(groupPart): no matching entries in /etc/group")
             }
         }
         return (uid, gid)

@@ -1,0 +1,102 @@
+import Foundation
+import ImageStore
+import OCIImage
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A file ADD fetched over HTTP(S): saved as it was served (never extracted).
+struct RemoteSource: Sendable {
+    var url: String
+    /// The downloaded bytes, in the store's temporary directory.
+    var path: String
+    var digest: Digest
+    /// The name the file gets under a destination directory: the URL path's last component.
+    var fileName: String
+    /// From the `Last-Modified` header, when the server sent one.
+    var lastModified: Date?
+
+    /// Downloads `url` to `path`. `checksum` (`sha256:…`, from `ADD --checksum`) is verified.
+    static func download(_ url: String, to path: String, checksum: String?) async throws -> RemoteSource {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", parsed.host != nil
+        else {
+            throw BuildError("ADD \(url): not a valid http(s) URL")
+        }
+        let expected: Digest?
+        do {
+            expected = try checksum.map { try Digest(parsing: $0) }
+        } catch {
+            throw BuildError("ADD \(url): invalid --checksum '\(checksum ?? "")': \(error)")
+        }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+        let response: HTTPURLResponse = try await withCheckedThrowingContinuation { continuation in
+            let task = session.downloadTask(with: parsed) { location, response, error in
+                if let error {
+                    continuation.resume(throwing: BuildError("ADD \(url): \(error.localizedDescription)"))
+                    return
+                }
+                guard let http = response as? HTTPURLResponse, let location else {
+                    continuation.resume(throwing: BuildError("ADD \(url): no HTTP answer"))
+                    return
+                }
+                guard (200..<300).contains(http.statusCode) else {
+                    continuation.resume(
+                        throwing: BuildError(
+                            "ADD \(url): HTTP \(http.statusCode) \(HTTPURLResponse.localizedString(forStatusCode: http.statusCode))"
+                        ))
+                    return
+                }
+                unlink(path)
+                do {
+                    try FileManager.default.moveItem(atPath: location.path, toPath: path)
+                } catch {
+                    continuation.resume(throwing: BuildError("ADD \(url): cannot store the download: \(error)"))
+                    return
+                }
+                continuation.resume(returning: http)
+            }
+            task.resume()
+        }
+        let digest: Digest
+        do {
+            digest = try FileSystem.digest(ofFile: path).digest
+        } catch {
+            unlink(path)
+            throw BuildError("ADD \(url): \(error)")
+        }
+        if let expected, expected != digest {
+            unlink(path)
+            throw BuildError("ADD \(url): checksum mismatch: expected \(expected), got \(digest)")
+        }
+        let lastModified = (response.value(forHTTPHeaderField: "Last-Modified")).flatMap(Self.parseHTTPDate)
+        return RemoteSource(
+            url: url, path: path, digest: digest, fileName: fileName(of: parsed), lastModified: lastModified)
+    }
+
+    /// The last component of the URL's path, or `__unnamed__` for a URL without one.
+    static func fileName(of url: URL) -> String {
+        let name = url.path.split(separator: "/").last.map(String.init) ?? ""
+        return name.isEmpty || name == "." || name == ".." ? "__unnamed__" : name
+    }
+
+    /// An RFC 7231 date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    static func parseHTTPDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+}
