@@ -26,6 +26,10 @@ public struct BuildOptions: Sendable {
     public var cacheTo: [CacheLocation] = []
     /// `--cache-from`: cache to reuse, fetched only for steps whose keys match.
     public var cacheFrom: [CacheLocation] = []
+    /// `--secret`: secrets by id, for `RUN --mount=type=secret`.
+    public var secrets: [String: SecretSource] = [:]
+    /// `--ssh`: agent sockets by id, for `RUN --mount=type=ssh`.
+    public var sshAgents: [String: String] = [:]
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

@@ -59,6 +59,14 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Network for RUN steps: host or none.")
     var network: String = "host"
 
+    @Option(
+        name: .long,
+        help: "Secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR] (id=ID alone: $ID or the file ID).")
+    var secret: [String] = []
+
+    @Option(name: .long, help: "SSH agent for RUN --mount=type=ssh: default (= $SSH_AUTH_SOCK) or ID=SOCKET.")
+    var ssh: [String] = []
+
     @Argument(help: "The build context directory.")
     var context: String
 
@@ -91,6 +99,14 @@ struct BuildCommand: AsyncParsableCommand {
         options.cacheTo = try cacheTo.map { try CacheLocation.parse($0, flag: "--cache-to") }
         options.cacheFrom = try cacheFrom.map { try CacheLocation.parse($0, flag: "--cache-from") }
         options.registry = registry.settings
+        for text in secret {
+            let (id, source) = try SecretSource.parse(text)
+            options.secrets[id] = source
+        }
+        for text in ssh {
+            let (id, socket) = try SSHForward.parse(text)
+            options.sshAgents[id] = socket
+        }
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
         } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {

@@ -16,33 +16,44 @@ extension StageBuilder {
         guard network == "host" || network == "none" || network == "default" else {
             throw BuildError("unsupported network mode '\(network)' for RUN (use host or none)")
         }
-        let key = CacheKey.derive(
-            parent: state.key, kind: "RUN",
-            parts: ["args"] + args + ["env"] + env + ["user", user, "cwd", cwd, "network", network])
+        let specs = try runMountSpecs(run, state: state)
         let title = "RUN " + Self.oneLine(run.info.original.dropFirst(4))
         let session = self.session
-        let stateCopy = state
-        try await fileSystemStep(&state, position: position, title: title, key: key, createdBy: historyText(.run(run)))
-        { step in
-            try await withMountedStep(stateCopy) { active in
-                let spec = ContainerSpec(
-                    rootPath: active.rootPath,
-                    process: ProcessSpec(args: args, env: env, cwd: cwd, user: user),
-                    hostname: "buildkitsandbox",
-                    network: network == "none" ? .none : .host,
-                    removeMountPointStubs: true)
-                let status: ExitStatus
-                do {
-                    status = try await session.builder.runtime.run(
-                        id: "build-\(active.id)", spec: spec,
-                        io: .capture { _, bytes in session.progress.report(.output(step: step, bytes: bytes)) })
-                } catch {
-                    throw BuildError("RUN failed to start: \(error)")
-                }
-                guard status.code == 0 else {
-                    throw BuildError(
-                        "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
-                    )
+        try await withRunMountRoots(specs) { roots in
+            let mounts = try await prepareRunMounts(specs, roots: roots, state: state)
+            // Mounts are keyed by their spec (and a bind's content), never by a secret's value.
+            let key = CacheKey.derive(
+                parent: state.key, kind: "RUN",
+                parts: ["args"] + args + ["env"] + env + ["user", user, "cwd", cwd, "network", network]
+                    + (mounts.isEmpty ? [] : ["mounts"] + mounts.flatMap { $0.keyParts + ["\u{0}"] }))
+            let stateCopy = state
+            try await fileSystemStep(
+                &state, position: position, title: title, key: key, createdBy: historyText(.run(run))
+            ) { step in
+                try await withMountedStep(stateCopy) { active in
+                    let setup = RunMountSetup()
+                    defer { setup.tearDown() }
+                    try await setUpRunMounts(mounts, into: setup)
+                    let spec = ContainerSpec(
+                        rootPath: active.rootPath,
+                        process: ProcessSpec(args: args, env: env + setup.environment, cwd: cwd, user: user),
+                        hostname: "buildkitsandbox",
+                        network: network == "none" ? .none : .host,
+                        mounts: setup.mounts,
+                        removeMountPointStubs: true)
+                    let status: ExitStatus
+                    do {
+                        status = try await session.builder.runtime.run(
+                            id: "build-\(active.id)", spec: spec,
+                            io: .capture { _, bytes in session.progress.report(.output(step: step, bytes: bytes)) })
+                    } catch {
+                        throw BuildError("RUN failed to start: \(error)")
+                    }
+                    guard status.code == 0 else {
+                        throw BuildError(
+                            "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
+                        )
+                    }
                 }
             }
         }
