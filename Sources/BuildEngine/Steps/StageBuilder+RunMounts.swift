@@ -33,15 +33,19 @@ final class RunMountSetup {
     var mounts: [MountSpec] = []
     var environment: [String] = []
     private var leases: [CacheMountLease] = []
+    private var forwarders: [AgentForwarder] = []
     private var mountPoints: [String] = []
     private var directories: [String] = []
 
     func hold(_ lease: CacheMountLease) { leases.append(lease) }
+    func hold(_ forwarder: AgentForwarder) { forwarders.append(forwarder) }
     func mounted(_ path: String) { mountPoints.append(path) }
     func created(_ path: String) { directories.append(path) }
 
     /// Unmounts and removes everything made for the step, releases cache locks.
     func tearDown() {
+        for forwarder in forwarders { forwarder.stop() }
+        forwarders.removeAll()
         for path in mountPoints.reversed() where umount2(path, 0) != 0 {
             umount2(path, Int32(MNT_DETACH))
         }
@@ -292,7 +296,17 @@ extension StageBuilder {
                     }
                     continue
                 }
-                setup.mounts.append(MountSpec(kind: .bind, source: socket, target: target, readOnly: false))
+                // A forwarding socket with the mount's owner and mode (default 0:0 0600).
+                let directory = store.temporaryPath("ssh")
+                guard mkdir(directory, 0o700) == 0 else {
+                    throw BuildError("cannot create \(directory): \(String(cString: strerror(errno)))")
+                }
+                setup.created(directory)
+                let forwarder = try AgentForwarder(
+                    agent: socket, path: directory + "/agent", uid: spec.uid ?? 0, gid: spec.gid ?? 0,
+                    mode: spec.mode ?? 0o600)
+                setup.hold(forwarder)
+                setup.mounts.append(MountSpec(kind: .bind, source: forwarder.path, target: target, readOnly: false))
                 if !sshSocketSet {
                     setup.environment.append("SSH_AUTH_SOCK=" + target)
                     sshSocketSet = true
