@@ -144,7 +144,7 @@ extension ImageStore {
 
     /// Removes cache mounts, least recently used first, until the rest fit in `keep` bytes (all
     /// without a limit). Called with exclusive access to the store, so none is in use.
-    func evictCacheMounts(keeping keep: Int64?, into report: inout PruneReport) throws(StoreError) {
+    nonisolated func evictCacheMounts(keeping keep: Int64?, into report: inout PruneReport) throws(StoreError) {
         var kept: Int64 = 0
         for record in try cacheMounts() {
             if let keep, kept + record.size <= keep {
