@@ -87,13 +87,18 @@ public enum SecretSource: Sendable, Equatable {
     }
 }
 
-/// `--ssh ID[=SOCKET]`: the agent socket forwarded to `RUN --mount=type=ssh` mounts of that id.
-public enum SSHForward {
-    /// Parses `default`, `default=/path/to/agent.sock` or `ID=SOCKET`; `default` alone is
-    /// `$SSH_AUTH_SOCK`. Only agent sockets are forwarded: load keys into an agent with `ssh-add`.
+/// `--ssh ID[=SOCKET|KEY[,KEY…]]`: what `RUN --mount=type=ssh` mounts of that id reach.
+public enum SSHForward: Sendable, Equatable {
+    /// An ssh-agent socket, forwarded as is.
+    case socket(String)
+    /// Private key files: `berth build` loads them into an agent of its own for the build.
+    case keys([String])
+
+    /// Parses `default`, `default=/path/to/agent.sock`, `ID=SOCKET` or `ID=KEY[,KEY]`;
+    /// `default` alone is `$SSH_AUTH_SOCK`.
     public static func parse(
         _ text: String, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(BuildError) -> (id: String, socket: String) {
+    ) throws(BuildError) -> (id: String, forward: SSHForward) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard let id = parts.first, !id.isEmpty else { throw BuildError("invalid --ssh '\(text)': an id is required") }
         var paths = parts.count == 2 ? parts[1].split(separator: ",").map(String.init) : []
@@ -103,18 +108,25 @@ public enum SSHForward {
             }
             paths = [socket]
         }
-        guard paths.count == 1, let path = paths.first else {
-            throw BuildError("invalid --ssh '\(text)': give one agent socket per id")
+        var sockets: [String] = []
+        var keys: [String] = []
+        for path in paths {
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                throw BuildError("invalid --ssh '\(text)': \(path): \(String(cString: strerror(errno)))")
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFSOCK: sockets.append(path)
+            case S_IFREG: keys.append(path)
+            default: throw BuildError("invalid --ssh '\(text)': \(path) is neither an agent socket nor a key file")
+            }
         }
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw BuildError("invalid --ssh '\(text)': \(path): \(String(cString: strerror(errno)))")
+        if let socket = sockets.first {
+            guard paths.count == 1 else {
+                throw BuildError("invalid --ssh '\(text)': give one agent socket, or key files, per id")
+            }
+            return (id, .socket(socket))
         }
-        guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-            throw BuildError(
-                "invalid --ssh '\(text)': \(path) is not an ssh-agent socket (berth forwards agents: start one with ssh-agent and ssh-add the key)"
-            )
-        }
-        return (id, path)
+        return (id, .keys(keys))
     }
 }

@@ -64,7 +64,9 @@ struct BuildCommand: AsyncParsableCommand {
         help: "Secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR] (id=ID alone: $ID or the file ID).")
     var secret: [String] = []
 
-    @Option(name: .long, help: "SSH agent for RUN --mount=type=ssh: default (= $SSH_AUTH_SOCK) or ID=SOCKET.")
+    @Option(
+        name: .long,
+        help: "SSH for RUN --mount=type=ssh: default (= $SSH_AUTH_SOCK), ID=SOCKET or ID=KEYFILE[,KEYFILE].")
     var ssh: [String] = []
 
     @Argument(help: "The build context directory.")
@@ -103,9 +105,17 @@ struct BuildCommand: AsyncParsableCommand {
             let (id, source) = try SecretSource.parse(text)
             options.secrets[id] = source
         }
+        var keyAgents: [SSHKeyAgent] = []
+        defer { for agent in keyAgents { agent.stop() } }
         for text in ssh {
-            let (id, socket) = try SSHForward.parse(text)
-            options.sshAgents[id] = socket
+            switch try SSHForward.parse(text) {
+            case (let id, .socket(let socket)):
+                options.sshAgents[id] = socket
+            case (let id, .keys(let keys)):
+                let agent = try SSHKeyAgent(keys: keys, id: id)
+                keyAgents.append(agent)
+                options.sshAgents[id] = agent.socket
+            }
         }
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")

@@ -296,6 +296,25 @@ import Testing
             environment: ["SSH_AUTH_SOCK": socket])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("ssh agent deploy: not provided"), "\(missing.stderr)")
+        // A key file: berth loads it into an agent of its own for the build, then stops it.
+        let keyed = h.work + "/keyed"
+        try FileManager.default.createDirectory(atPath: keyed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: ctx + "/agent-list", toPath: keyed + "/agent-list")
+        try """
+        FROM busybox-base
+        RUN --mount=type=bind,source=agent-list,target=/agent-list --mount=type=ssh,id=key,required /agent-list > /key.txt
+
+        """.write(toFile: keyed + "/Dockerfile", atomically: false, encoding: .utf8)
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter {
+            $0.hasPrefix("berth-ssh-")
+        }
+        let fromKey = try h.berth(["build", "--progress", "plain", "-t", "keyed", "--ssh", "key=\(key)", keyed])
+        #expect(fromKey.status == 0, "\(fromKey.stderr)")
+        #expect(try output(h, "keyed", ["cat", "/key.txt"]) == "identities 1\n\(comment)\n")
+        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter {
+            $0.hasPrefix("berth-ssh-")
+        }
+        #expect(after.subtracting(before).isEmpty, "agent directory left behind")
         #expect(h.leakedMounts().isEmpty)
     }
 
