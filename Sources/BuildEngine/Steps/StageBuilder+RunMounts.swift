@@ -182,7 +182,8 @@ extension StageBuilder {
                 if let written = spec.target {
                     target = try absolute(written)
                 } else {
-                    target = spec.env == nil ? "/run/secrets/" + id : nil
+                    let name = id.split(separator: "/").last.map(String.init) ?? id
+                    target = spec.env == nil ? try absolute("/run/secrets/" + name) : nil
                 }
                 prepared.append(
                     PreparedRunMount(
