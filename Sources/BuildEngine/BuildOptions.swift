@@ -35,6 +35,10 @@ public struct BuildOptions: Sendable {
     public var explain = false
     /// `--debug-on-failure`: called while a failed RUN step's file system is still mounted.
     public var failureDebugger: (any FailureDebugger)?
+    /// `--secret`: secrets by id, for `RUN --mount=type=secret`.
+    public var secrets: [String: SecretSource] = [:]
+    /// `--ssh`: agent sockets by id, for `RUN --mount=type=ssh`.
+    public var sshAgents: [String: String] = [:]
 
     public init(
         contextPath: String, dockerfilePath: String? = nil, dockerfileContents: [UInt8]? = nil,

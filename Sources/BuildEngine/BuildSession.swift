@@ -96,9 +96,19 @@ final class BuildSession: Sendable {
                 throw BuildError(error.description, fileName: dockerfile.fileName, location: stage.location)
             }
         }
-        let plan = try BuildPlan(
-            dockerfile: dockerfile, target: options.target, baseNames: baseNames,
-            triggerSources: await onBuildCopySources(baseNames))
+        let plan: BuildPlan
+        do {
+            plan = try BuildPlan(
+                dockerfile: dockerfile, target: options.target, baseNames: baseNames,
+                triggerSources: await onBuildCopySources(baseNames), globalArgs: globals)
+        } catch {
+            var located = error
+            if let range = located.location {
+                located.excerpt = SourceExcerpt.make(
+                    options.dockerfileContents ?? (try? FileSystem.read(options.dockerfilePath)) ?? [], range: range)
+            }
+            throw located
+        }
         warnUnusedBuildArgs()
         await startExplaining()
         if let imported {

@@ -55,6 +55,7 @@ extension ImageStore {
                 try removeImages(request, into: &report)
                 if request.buildCache { try evictBuildCache(keeping: request.keepStorage, into: &report) }
             }
+            if request.buildCache { try evictCacheMounts(keeping: request.keepStorage, into: &report) }
             try sweep(into: &report)
             return report
         }

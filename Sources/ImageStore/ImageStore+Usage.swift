@@ -12,7 +12,7 @@ public struct StoreUsage: Sendable, Equatable {
 
     /// Images: size counts each layer, config and manifest once, however many images share it.
     public var images: Line
-    /// Build cache: records, and the snapshots only they keep alive.
+    /// Build cache: records, the snapshots only they keep alive, and the cache mounts.
     public var buildCache: Line
 }
 
@@ -29,10 +29,13 @@ extension ImageStore {
         var cacheOnly = Set<Int64>()
         for record in references.cacheRecords { cacheOnly.formUnion(references.snapshots(of: record)) }
         cacheOnly.subtract(references.imageSnapshots)
-        let cacheBytes = references.size(of: cacheOnly)
+        // Cache mounts (RUN --mount=type=cache) are build cache too, as in docker's df.
+        let mounts = try cacheMounts()
+        let cacheBytes = references.size(of: cacheOnly) + mounts.reduce(0) { $0 + $1.size }
         return StoreUsage(
             images: .init(total: Int(imageCount), active: 0, size: imageBytes, reclaimable: imageBytes),
             buildCache: .init(
-                total: references.cacheRecords.count, active: 0, size: cacheBytes, reclaimable: cacheBytes))
+                total: references.cacheRecords.count + mounts.count, active: 0, size: cacheBytes,
+                reclaimable: cacheBytes))
     }
 }

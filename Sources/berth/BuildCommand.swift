@@ -97,6 +97,16 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Network for RUN steps: host or none.")
     var network: String = "host"
 
+    @Option(
+        name: .long,
+        help: "Secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR] (id=ID alone: $ID or the file ID).")
+    var secret: [String] = []
+
+    @Option(
+        name: .long,
+        help: "SSH for RUN --mount=type=ssh: default (= $SSH_AUTH_SOCK), ID=SOCKET or ID=KEYFILE[,KEYFILE].")
+    var ssh: [String] = []
+
     @Argument(help: "The build context directory.")
     var context: String
 
@@ -142,6 +152,22 @@ struct BuildCommand: AsyncParsableCommand {
         options.registry = registry.settings
         options.outputs = try parsedOutputs()
         options.explain = explain
+        for text in secret {
+            let (id, source) = try SecretSource.parse(text)
+            options.secrets[id] = source
+        }
+        var keyAgents: [SSHKeyAgent] = []
+        defer { for agent in keyAgents { agent.stop() } }
+        for text in ssh {
+            switch try SSHForward.parse(text) {
+            case (let id, .socket(let socket)):
+                options.sshAgents[id] = socket
+            case (let id, .keys(let keys)):
+                let agent = try SSHKeyAgent(keys: keys, id: id)
+                keyAgents.append(agent)
+                options.sshAgents[id] = agent.socket
+            }
+        }
         if let text = options.buildArgs["SOURCE_DATE_EPOCH"] {
             options.sourceDateEpoch = try SourceDateEpoch.parse(text, origin: "--build-arg SOURCE_DATE_EPOCH")
         } else if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {

@@ -23,7 +23,7 @@ func reorderGlobalOptions(_ arguments: [String]) -> [String] {
     guard !globals.isEmpty, index < arguments.count else { return arguments }
     // Command groups (`system prune`, `image prune`): the options go after the subcommand.
     var commandWords = 1
-    if ["system", "image", "container"].contains(arguments[index]), index + 1 < arguments.count,
+    if ["system", "image", "container", "builder"].contains(arguments[index]), index + 1 < arguments.count,
         !arguments[index + 1].hasPrefix("-")
     {
         commandWords = 2

@@ -14,7 +14,8 @@ struct BuildPlan {
 
     /// `triggerSources`: for a stage, the `--from` names of its base's ONBUILD COPY triggers.
     init(
-        dockerfile: Dockerfile, target: String?, baseNames: [String], triggerSources: [Int: [String]] = [:]
+        dockerfile: Dockerfile, target: String?, baseNames: [String], triggerSources: [Int: [String]] = [:],
+        globalArgs: [String: String] = [:]
     ) throws(BuildError) {
         let stages = dockerfile.stages
         guard !stages.isEmpty else {
@@ -51,6 +52,14 @@ struct BuildPlan {
                 {
                     deps.append(dep)
                 }
+                if case .run(let run) = command {
+                    for from in try Self.mountSources(
+                        run, fileName: dockerfile.fileName, escapeToken: dockerfile.directives.escapeToken,
+                        globalArgs: globalArgs)
+                    {
+                        if let dep = stageIndex(from, before: index) { deps.append(dep) }
+                    }
+                }
             }
             dependencies[index] = deps
         }
@@ -65,5 +74,26 @@ struct BuildPlan {
         self.order = order
         self.target = targetIndex
         self.dependencies = dependencies
+    }
+
+    /// Checks every `--mount` of `run` (so a bad one fails the build before anything runs) and
+    /// returns the `from=` values, expanded with the global ARGs.
+    static func mountSources(
+        _ run: RunCommand, fileName: String, escapeToken: Character, globalArgs: [String: String]
+    ) throws(BuildError) -> [String] {
+        var sources: [String] = []
+        for text in run.mounts {
+            let spec: RunMountSpec
+            do {
+                spec = try RunMountSpec.parse(text)
+            } catch {
+                throw BuildError(
+                    "invalid --mount '\(text)': \(error.message)", fileName: fileName, location: run.info.location)
+            }
+            guard let from = spec.from else { continue }
+            let expanded = try? ShellExpander(escapeToken: escapeToken).expand(from) { globalArgs[$0] }
+            sources.append(expanded ?? from)
+        }
+        return sources
     }
 }

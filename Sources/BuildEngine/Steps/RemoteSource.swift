@@ -1,10 +1,7 @@
 import Foundation
 import ImageStore
 import OCIImage
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import Registry
 
 #if canImport(Glibc)
     import Glibc
@@ -34,37 +31,15 @@ struct RemoteSource: Sendable {
         } catch {
             throw BuildError("ADD \(url): invalid --checksum '\(checksum ?? "")': \(error)")
         }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        let response: HTTPURLResponse = try await withCheckedThrowingContinuation { continuation in
-            let task = session.downloadTask(with: parsed) { location, response, error in
-                if let error {
-                    continuation.resume(throwing: BuildError("ADD \(url): \(error.localizedDescription)"))
-                    return
-                }
-                guard let http = response as? HTTPURLResponse, let location else {
-                    continuation.resume(throwing: BuildError("ADD \(url): no HTTP answer"))
-                    return
-                }
-                guard (200..<300).contains(http.statusCode) else {
-                    continuation.resume(
-                        throwing: BuildError(
-                            "ADD \(url): HTTP \(http.statusCode) \(HTTPURLResponse.localizedString(forStatusCode: http.statusCode))"
-                        ))
-                    return
-                }
-                unlink(path)
-                do {
-                    try FileManager.default.moveItem(atPath: location.path, toPath: path)
-                } catch {
-                    continuation.resume(throwing: BuildError("ADD \(url): cannot store the download: \(error)"))
-                    return
-                }
-                continuation.resume(returning: http)
-            }
-            task.resume()
+        let response: HTTPTransport.Response
+        do {
+            response = try await HTTPTransport.send("GET", parsed, downloadTo: path, limit: 64 << 10)
+        } catch {
+            throw BuildError("ADD \(url): \(error)")
+        }
+        guard (200..<300).contains(response.status) else {
+            unlink(path)
+            throw BuildError("ADD \(url): HTTP \(response.status)")
         }
         let digest: Digest
         do {
@@ -77,7 +52,7 @@ struct RemoteSource: Sendable {
             unlink(path)
             throw BuildError("ADD \(url): checksum mismatch: expected \(expected), got \(digest)")
         }
-        let lastModified = (response.value(forHTTPHeaderField: "Last-Modified")).flatMap(Self.parseHTTPDate)
+        let lastModified = response.headers["last-modified"].flatMap(Self.parseHTTPDate)
         return RemoteSource(
             url: url, path: path, digest: digest, fileName: fileName(of: parsed), lastModified: lastModified)
     }

@@ -16,52 +16,67 @@ extension StageBuilder {
         guard network == "host" || network == "none" || network == "default" else {
             throw BuildError("unsupported network mode '\(network)' for RUN (use host or none)")
         }
-        let key = CacheKey.derive(
-            parent: state.key, kind: "RUN",
-            parts: ["args"] + args + ["env"] + env + ["user", user, "cwd", cwd, "network", network])
+        let specs = try runMountSpecs(run, state: state)
         let title = "RUN " + Self.oneLine(run.info.original.dropFirst(4))
         var inputs = stepInputs(state, kind: "RUN", instruction: run.info.original)
         (inputs.buildArgs, inputs.env) = splitEnvironment(env, state: state)
         inputs.fields = ["argv": args.joined(separator: " "), "user": user, "cwd": cwd, "network": network]
         let session = self.session
-        let stateCopy = state
         let stepName = "\(label(position)) \(title)"
         let tail = OutputTail()
-        try await fileSystemStep(
-            &state, position: position, title: title, key: key, createdBy: historyText(.run(run)), inputs: inputs
-        ) { step in
-            try await withMountedStep(stateCopy) { active in
-                let spec = ContainerSpec(
-                    rootPath: active.rootPath,
-                    process: ProcessSpec(args: args, env: env, cwd: cwd, user: user),
-                    hostname: "buildkitsandbox",
-                    network: network == "none" ? .none : .host,
-                    removeMountPointStubs: true)
-                let status: ExitStatus
-                do {
-                    status = try await session.builder.runtime.run(
-                        id: "build-\(active.id)", spec: spec,
-                        io: .capture { _, bytes in
-                            tail.append(bytes)
-                            session.progress.report(.output(step: step, bytes: bytes))
-                        })
-                } catch {
-                    throw BuildError("RUN failed to start: \(error)")
-                }
-                guard status.code == 0 else {
-                    if let debugger = session.options.failureDebugger {
-                        await debugger.debug(
-                            FailedStep(
-                                name: stepName, spec: spec, exitCode: status.code, containerID: "debug-\(active.id)"),
-                            runtime: session.builder.runtime)
+        try await withRunMountRoots(specs) { roots in
+            let mounts = try await prepareRunMounts(specs, roots: roots, state: state)
+            // Mounts are keyed by their spec (and a bind's content), never by a secret's value.
+            let key = CacheKey.derive(
+                parent: state.key, kind: "RUN",
+                parts: ["args"] + args + ["env"] + env + ["user", user, "cwd", cwd, "network", network]
+                    + (mounts.isEmpty ? [] : ["mounts"] + mounts.flatMap { $0.keyParts + ["\u{0}"] }))
+            var inputs = inputs
+            if !mounts.isEmpty {
+                inputs.fields["mounts"] = mounts.map { $0.keyParts.joined(separator: ",") }.joined(separator: " ")
+            }
+            let stateCopy = state
+            try await fileSystemStep(
+                &state, position: position, title: title, key: key, createdBy: historyText(.run(run)), inputs: inputs
+            ) { step in
+                try await withMountedStep(stateCopy) { active in
+                    let setup = RunMountSetup()
+                    defer { setup.tearDown() }
+                    try await setUpRunMounts(mounts, into: setup)
+                    let spec = ContainerSpec(
+                        rootPath: active.rootPath,
+                        process: ProcessSpec(args: args, env: env + setup.environment, cwd: cwd, user: user),
+                        hostname: "buildkitsandbox",
+                        network: network == "none" ? .none : .host,
+                        mounts: setup.mounts,
+                        removeMountPointStubs: true)
+                    let status: ExitStatus
+                    do {
+                        status = try await session.builder.runtime.run(
+                            id: "build-\(active.id)", spec: spec,
+                            io: .capture { _, bytes in
+                                tail.append(bytes)
+                                session.progress.report(.output(step: step, bytes: bytes))
+                            })
+                    } catch {
+                        throw BuildError("RUN failed to start: \(error)")
                     }
-                    var message =
-                        "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
-                    let lines = tail.lastLines(10)
-                    message += "\n------\n > \(stepName):\n"
-                    message += lines.map { "   \($0)\n" }.joined()
-                    message += "------"
-                    throw BuildError(message)
+                    guard status.code == 0 else {
+                        if let debugger = session.options.failureDebugger {
+                            await debugger.debug(
+                                FailedStep(
+                                    name: stepName, spec: spec, exitCode: status.code,
+                                    containerID: "debug-\(active.id)"),
+                                runtime: session.builder.runtime)
+                        }
+                        var message =
+                            "process \"\(args.joined(separator: " "))\" did not complete successfully: exit code: \(status.code)"
+                        let lines = tail.lastLines(10)
+                        message += "\n------\n > \(stepName):\n"
+                        message += lines.map { "   \($0)\n" }.joined()
+                        message += "------"
+                        throw BuildError(message)
+                    }
                 }
             }
         }
