@@ -150,7 +150,6 @@ extension StageBuilder {
             ] + items.map { $0.keptPath.map { "parents\u{0}" + $0 } ?? $0.selection.baseName } + urlParts
             + (copy.isAdd && copy.unpack != nil ? ["unpack=\(copy.unpack ?? true)"] : [])
         let chmod = try copy.chmod.map(Self.parseMode)
-        let chown = copy.chown
         var inputs = stepInputs(state, kind: copy.isAdd ? "ADD" : "COPY", instruction: copy.info.original)
         inputs.fields = [
             "destination": destination, "--chown": copy.chown ?? "", "--chmod": copy.chmod ?? "",
