@@ -23,13 +23,14 @@ extension ImageStore {
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
         var result: [String: StatCacheEntry] = [:]
         // Paths under the prefix sort between "prefix" and "prefix" + U+10FFFF.
-        for row in try db.query(
-            "SELECT * FROM stat_cache WHERE path >= ? AND path < ?", [.text(prefix), .text(prefix + "\u{10FFFF}")])
-        {
-            guard let path = row.text("path"), let digest = row.text("digest") else { continue }
+        try db.scan(
+            "SELECT path, size, mtime_ns, ctime_ns, inode, digest FROM stat_cache WHERE path >= ? AND path < ?",
+            [.text(prefix), .text(prefix + "\u{10FFFF}")]
+        ) { row in
+            guard let path = row.text(0), let digest = row.text(5) else { return }
             result[path] = StatCacheEntry(
-                size: row.integer("size") ?? -1, mtimeNanoseconds: row.integer("mtime_ns") ?? -1,
-                ctimeNanoseconds: row.integer("ctime_ns") ?? -1, inode: row.integer("inode") ?? -1, digest: digest)
+                size: row.integer(1), mtimeNanoseconds: row.integer(2), ctimeNanoseconds: row.integer(3),
+                inode: row.integer(4), digest: digest)
         }
         return result
     }
@@ -38,15 +39,14 @@ extension ImageStore {
     public func updateStatCache(_ entries: [String: StatCacheEntry]) throws(StoreError) {
         guard !entries.isEmpty else { return }
         try db.transaction { () throws(StoreError) in
-            for (path, entry) in entries {
-                try db.query(
-                    "INSERT OR REPLACE INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, digest) VALUES(?, ?, ?, ?, ?, ?)",
+            try db.executeMany(
+                "INSERT OR REPLACE INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, digest) VALUES(?, ?, ?, ?, ?, ?)",
+                entries.map { path, entry in
                     [
                         .text(path), .integer(entry.size), .integer(entry.mtimeNanoseconds),
-                        .integer(entry.ctimeNanoseconds),
-                        .integer(entry.inode), .text(entry.digest),
-                    ])
-            }
+                        .integer(entry.ctimeNanoseconds), .integer(entry.inode), .text(entry.digest),
+                    ]
+                })
         }
     }
 }

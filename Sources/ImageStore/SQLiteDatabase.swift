@@ -27,6 +27,14 @@ public struct SQLRow: Sendable {
     public func integer(_ column: String) -> Int64? { self[column].integer }
 }
 
+/// The current row of a statement being stepped by ``SQLiteDatabase/scan(_:_:_:)``.
+struct StatementRow {
+    let statement: OpaquePointer
+
+    func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func text(_ column: Int32) -> String? { sqlite3_column_text(statement, column).map { String(cString: $0) } }
+}
+
 /// A thin wrapper over one SQLite connection (WAL, foreign keys, busy timeout).
 ///
 /// Not thread-safe by itself: ``ImageStore`` (an actor) owns it.
@@ -68,20 +76,8 @@ final class SQLiteDatabase {
     /// Runs one statement with bound parameters and returns its rows.
     @discardableResult
     func query(_ sql: String, _ parameters: [SQLValue] = []) throws(StoreError) -> [SQLRow] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))")
-        }
+        let statement = try prepare(sql, parameters)
         defer { sqlite3_finalize(statement) }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for (offset, value) in parameters.enumerated() {
-            let index = Int32(offset + 1)
-            switch value {
-            case .null: sqlite3_bind_null(statement, index)
-            case .integer(let i): sqlite3_bind_int64(statement, index, i)
-            case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
-            }
-        }
         var rows: [SQLRow] = []
         while true {
             let rc = sqlite3_step(statement)
@@ -102,6 +98,57 @@ final class SQLiteDatabase {
             rows.append(SQLRow(values: values))
         }
         return rows
+    }
+
+    /// Runs a query and hands each row to `body` as it is stepped, columns read by position:
+    /// no per-row dictionary, for queries that return many rows (the stat cache).
+    func scan(
+        _ sql: String, _ parameters: [SQLValue] = [], _ body: (StatementRow) throws(StoreError) -> Void
+    ) throws(StoreError) {
+        let statement = try prepare(sql, parameters)
+        defer { sqlite3_finalize(statement) }
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))") }
+            try body(StatementRow(statement: statement))
+        }
+    }
+
+    /// Runs one statement once per parameter list, prepared once (call inside a transaction).
+    func executeMany(_ sql: String, _ rows: [[SQLValue]]) throws(StoreError) {
+        guard !rows.isEmpty else { return }
+        let statement = try prepare(sql, [])
+        defer { sqlite3_finalize(statement) }
+        for parameters in rows {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            bind(parameters, to: statement)
+            guard sqlite3_step(statement) == SQLITE_DONE else {
+                throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))")
+            }
+        }
+    }
+
+    private func prepare(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> OpaquePointer {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw .database(path: path, message: "\(lastError) in: \(sql.prefix(120))")
+        }
+        bind(parameters, to: statement)
+        return statement
+    }
+
+    private func bind(_ parameters: [SQLValue], to statement: OpaquePointer) {
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (offset, value) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, index)
+            case .integer(let i): sqlite3_bind_int64(statement, index, i)
+            case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
+            }
+        }
     }
 
     /// The rowid of the last INSERT.
