@@ -396,6 +396,29 @@ final class ChallengeRecorder: NSObject, URLSessionTaskDelegate, @unchecked Send
         completionHandler(.cancelAuthenticationChallenge, nil)
     }
 
+    /// Redirects (registries send blobs to storage on other hosts) are followed over http and
+    /// https only, never from https to http, and the registry's credentials stay behind when
+    /// the redirect leaves its scheme, host and port.
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        let from = response.url ?? task.currentRequest?.url
+        guard let target = request.url, let scheme = target.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            !(from?.scheme?.lowercased() == "https" && scheme == "http")
+        else {
+            completionHandler(nil)
+            return
+        }
+        var next = request
+        if from?.scheme?.lowercased() != scheme || from?.host?.lowercased() != target.host?.lowercased()
+            || from?.port != target.port
+        {
+            next.setValue(nil, forHTTPHeaderField: "Authorization")
+        }
+        completionHandler(next)
+    }
+
     /// The recorded 401 of a task, removed.
     func take(_ task: Int) -> HTTPURLResponse? {
         lock.withLock { responses.removeValue(forKey: task) }
