@@ -171,6 +171,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         for loaded in try await ImageLoader(store: stores.store).load(input ?? "-") where !quiet {
             if loaded.tags.isEmpty {
                 print("Loaded image ID: \(loaded.image.id)")
@@ -193,6 +194,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         if output == nil && isatty(1) != 0 {
             throw BerthError("refusing to write an archive to a terminal; use -o FILE or redirect standard output")
         }
