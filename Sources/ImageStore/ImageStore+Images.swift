@@ -39,8 +39,13 @@ extension ImageStore {
             throw .invalid("cannot encode manifest: \(error)")
         }
         let manifestDescriptor = try putBlob(manifestBytes, mediaType: MediaType.ociManifest)
+        // An upsert, not INSERT OR REPLACE: replacing deletes the row, and the deletion cascades
+        // to the image's tags (a cached rebuild tagged `b` took the same image's tag `a` away).
         try db.query(
-            "INSERT OR REPLACE INTO images(id, manifest_digest, created) VALUES(?, ?, ?)",
+            """
+            INSERT INTO images(id, manifest_digest, created) VALUES(?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, created = excluded.created
+            """,
             [
                 .text(configDescriptor.digest.description), .text(manifestDescriptor.digest.description),
                 .integer(Self.now),
