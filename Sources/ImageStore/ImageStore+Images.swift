@@ -96,6 +96,17 @@ extension ImageStore {
         try db.query("DELETE FROM images WHERE id = ?", [.text(id.description)])
     }
 
+    /// Deletes the image unless it has a name: checked and deleted in one statement, so a name
+    /// another berth process gives it meanwhile (a build of the same Dockerfile) is never lost
+    /// with it. Returns whether the image was deleted.
+    @discardableResult
+    public func deleteImageIfUnnamed(_ id: Digest) throws(StoreError) -> Bool {
+        let rows = try db.query(
+            "DELETE FROM images WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tags WHERE image_id = ?) RETURNING id",
+            [.text(id.description), .text(id.description)])
+        return !rows.isEmpty
+    }
+
     /// Every image with its tags, newest first.
     public func images() throws(StoreError) -> [StoredImage] {
         var result: [StoredImage] = []

@@ -66,9 +66,16 @@ struct RmiCommand: AsyncParsableCommand {
                         )
                     }
                     try await untagAll(image, store: stores.store)
+                    if force {
+                        try await stores.store.deleteImage(image.id)
+                        print("Deleted: \(image.id)")
+                        continue
+                    }
                 }
-                try await stores.store.deleteImage(image.id)
-                print("Deleted: \(image.id)")
+                // Another process may have named the image since it was read: then it stays.
+                if try await stores.store.deleteImageIfUnnamed(image.id) {
+                    print("Deleted: \(image.id)")
+                }
             } catch {
                 FileHandle.standardError.write(Data("berth: error: \(name): \(error)\n".utf8))
                 failed = true
