@@ -1,4 +1,4 @@
-# berth — the two commands: `make demo` and `make test` (as root on Debian 12).
+# berth — the two commands: `make demo` and `make test` (as root on Debian 12); `make test-slow` for the reliability suites.
 
 SWIFT ?= swift
 PREFIX ?= /usr/local
@@ -11,7 +11,7 @@ BASE_TAR := Fixtures/base/out/busybox-rootfs.tar
 # Debian packages berth needs to build and run.
 DEBIAN_PACKAGES := libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev libcurl4-openssl-dev pkg-config busybox-static python3
 
-.PHONY: all deps build release demo base test differential bench install clean
+.PHONY: all deps build release demo base test test-slow differential bench install clean
 
 all: build
 
@@ -51,6 +51,15 @@ test: deps
 	$(SWIFT) build --build-tests
 	BERTH_BINARY=$(CURDIR)/$(DEBUG_BIN) $(SWIFT) test --skip-build
 	$(MAKE) differential BERTH=$(DEBUG_BIN)
+
+## test-slow: the reliability suites (docs/reliability.md): SIGKILL at random points, four
+## processes on one store, SIGINT/SIGTERM, hostile Dockerfiles, contexts, archives and registries.
+## BERTH_SEED=N replays a run's random choices.
+test-slow: deps
+	$(SWIFT) build --build-tests
+	rm -f .build/reliability.log
+	BERTH_SLOW=1 BERTH_RELIABILITY_LOG=$(CURDIR)/.build/reliability.log BERTH_BINARY=$(CURDIR)/$(DEBUG_BIN) \
+	  $(SWIFT) test --skip-build --no-parallel --filter Reliability
 
 BERTH ?= $(RELEASE_BIN)
 ## differential: difftool --only-tool over ../shared/differential/cases. The cases are copied

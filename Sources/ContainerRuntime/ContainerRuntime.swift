@@ -33,10 +33,7 @@ public struct ContainerRuntime: Sendable {
     public func run(
         id: String, spec: ContainerSpec, io: ProcessIO, onStart: (@Sendable (pid_t) -> Void)? = nil
     ) async throws(RuntimeError) -> ExitStatus {
-        guard !spec.process.args.isEmpty else { throw .invalidSpec("no command to run") }
-        guard spec.process.cwd.hasPrefix("/") else {
-            throw .invalidSpec("working directory '\(spec.process.cwd)' must be absolute")
-        }
+        try spec.process.validate()
         let user = try UserResolver.resolve(spec.process.user, root: spec.rootPath)
         var env = spec.process.env
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.insert("PATH=\(Self.defaultPath)", at: 0) }
@@ -110,10 +107,7 @@ public struct ContainerRuntime: Sendable {
         into pid: pid_t, spec: ContainerSpec, process: ProcessSpec, io: ProcessIO,
         onStart: (@Sendable (pid_t) -> Void)? = nil
     ) async throws(RuntimeError) -> ExitStatus {
-        guard !process.args.isEmpty else { throw .invalidSpec("no command to run") }
-        guard process.cwd.hasPrefix("/") else {
-            throw .invalidSpec("working directory '\(process.cwd)' must be absolute")
-        }
+        try process.validate()
         // The container's files, as its init sees them.
         let user = try UserResolver.resolve(process.user, root: "/proc/\(pid)/root")
         var env = process.env

@@ -23,7 +23,7 @@ struct Launch {
     /// Called with the process's pid (in berth's pid namespace) once it has exec'd.
     var onStart: (@Sendable (pid_t) -> Void)? = nil
 
-    /// The pid of the running container, for the cancellation handler.
+    /// The pid of the running container, for the cancellation handler (-1: cancelled before it existed).
     private final class Child: Sendable {
         let pid = Mutex<pid_t>(0)
     }
@@ -42,7 +42,8 @@ struct Launch {
             }
         } onCancel: {
             child.pid.withLock { pid in
-                if pid > 0 { kill(pid, SIGKILL) }
+                // Before the clone: mark it, so the child is killed as soon as it exists.
+                if pid > 0 { kill(pid, SIGKILL) } else if pid == 0 { pid = -1 }
             }
         }
         if Task.isCancelled, case .success = result { throw .cancelled }
@@ -169,7 +170,12 @@ struct Launch {
         }
         if pid <= 0 { pid = withUnsafePointer(to: &config) { berth_spawn($0) } }
         guard pid > 0 else { return .failure(.system(operation: "clone", errno: errno)) }
-        child.pid.withLock { $0 = pid }
+        // A cancellation that came before the clone (a failing stage cancels the others) kills it now.
+        let cancelledEarly = child.pid.withLock { current in
+            defer { current = pid }
+            return current == -1
+        }
+        if cancelledEarly { kill(pid, SIGKILL) }
         do {
             try cgroup.add(pid, except: clonedInto)
         } catch {
@@ -329,7 +335,12 @@ struct Launch {
             if let failure = Self.readFailure(errors[0]) { return .failure(failure) }
             return .failure(.setup(step: "join container", detail: "the container is not running", errno: ESRCH))
         }
-        child.pid.withLock { $0 = pid }
+        // A cancellation that came before the clone (a failing stage cancels the others) kills it now.
+        let cancelledEarly = child.pid.withLock { current in
+            defer { current = pid }
+            return current == -1
+        }
+        if cancelledEarly { kill(pid, SIGKILL) }
         for path in cgroupPaths {
             let fd = open(path + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
             if fd >= 0 {

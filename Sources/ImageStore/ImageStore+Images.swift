@@ -39,8 +39,9 @@ extension ImageStore {
             throw .invalid("cannot encode manifest: \(error)")
         }
         let manifestDescriptor = try putBlob(manifestBytes, mediaType: MediaType.ociManifest)
+        // An upsert, not INSERT OR REPLACE: replacing deletes the row, and the deletion cascades
+        // to the image's tags (a cached rebuild tagged `b` took the same image's tag `a` away).
         try db.query(
-            // An upsert, not INSERT OR REPLACE: replacing the row would cascade to its tags.
             """
             INSERT INTO images(id, manifest_digest, created) VALUES(?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, created = excluded.created
@@ -93,6 +94,17 @@ extension ImageStore {
     /// Removes an image record and its tags (its blobs and snapshots stay until a prune).
     public func deleteImage(_ id: Digest) throws(StoreError) {
         try db.query("DELETE FROM images WHERE id = ?", [.text(id.description)])
+    }
+
+    /// Deletes the image unless it has a name: checked and deleted in one statement, so a name
+    /// another berth process gives it meanwhile (a build of the same Dockerfile) is never lost
+    /// with it. Returns whether the image was deleted.
+    @discardableResult
+    public func deleteImageIfUnnamed(_ id: Digest) throws(StoreError) -> Bool {
+        let rows = try db.query(
+            "DELETE FROM images WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tags WHERE image_id = ?) RETURNING id",
+            [.text(id.description), .text(id.description)])
+        return !rows.isEmpty
     }
 
     /// Every image with its tags, newest first.

@@ -35,9 +35,12 @@ public actor ImageStore {
     /// Directory holding snapshot directories.
     public nonisolated var snapshotsDirectory: String { root + "/snapshots" }
 
-    /// A fresh unique path under `tmp/`.
+    /// A fresh unique path under `tmp/`, remembered in ``TemporaryPaths`` so an interrupted
+    /// command can remove it.
     public nonisolated func temporaryPath(_ prefix: String) -> String {
-        "\(temporaryDirectory)/\(prefix)-\(UUID().uuidString.lowercased())"
+        let path = "\(temporaryDirectory)/\(prefix)-\(UUID().uuidString.lowercased())"
+        TemporaryPaths.register(path)
+        return path
     }
 }
 

@@ -253,6 +253,10 @@ struct TreeWriter {
         defer { close(fd) }
         var remaining = size
         while remaining > 0 {
+            // A task that was cancelled (berth got SIGINT or SIGTERM) stops within one block.
+            if Task.isCancelled {
+                throw LayerArchiveError(path: output, entry: PathBytes.display(entry), message: "interrupted")
+            }
             let want = Int(min(Int64(state.buffer.count), remaining))
             let n = state.buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
             if n < 0 {

@@ -138,6 +138,8 @@ public struct Snapshotter: Sendable {
             try await store.commitSnapshot(active.id, chainID: chain, diffID: diffID, layer: layer)
         } catch let error as StoreError {
             try? await discard(active)
+            // Another berth process committed the same layer on the same parents meanwhile.
+            if let existing = try? await existingSnapshot(chain) { return existing }
             throw .store(error)
         } catch {
             try? await discard(active)
@@ -196,6 +198,12 @@ public struct Snapshotter: Sendable {
             try await store.commitSnapshot(active.id, chainID: chain, diffID: layer.diffID, layer: descriptor)
         } catch {
             unlink(tarPath)
+            // Another berth process committed the same layer on the same parents between the
+            // look-up above and this commit (two builds of one Dockerfile): use its snapshot.
+            if let existing = try? await existingSnapshot(chain) {
+                try? await discard(active)
+                return existing
+            }
             throw .store(error)
         }
         finishDirectory(active)

@@ -66,9 +66,16 @@ struct RmiCommand: AsyncParsableCommand {
                         )
                     }
                     try await untagAll(image, store: stores.store)
+                    if force {
+                        try await stores.store.deleteImage(image.id)
+                        print("Deleted: \(image.id)")
+                        continue
+                    }
                 }
-                try await stores.store.deleteImage(image.id)
-                print("Deleted: \(image.id)")
+                // Another process may have named the image since it was read: then it stays.
+                if try await stores.store.deleteImageIfUnnamed(image.id) {
+                    print("Deleted: \(image.id)")
+                }
             } catch {
                 FileHandle.standardError.write(Data("berth: error: \(name): \(error)\n".utf8))
                 failed = true
@@ -171,6 +178,7 @@ struct LoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         for loaded in try await ImageLoader(store: stores.store).load(input ?? "-") where !quiet {
             if loaded.tags.isEmpty {
                 print("Loaded image ID: \(loaded.image.id)")
@@ -193,6 +201,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         if output == nil && isatty(1) != 0 {
             throw BerthError("refusing to write an archive to a terminal; use -o FILE or redirect standard output")
         }

@@ -28,6 +28,7 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let reference = try name.map { try ImageReference(parsing: $0) }
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         let image = try await ImageImporter(store: stores.store).importTarball(
             tarball, as: reference, message: message, changes: changes)
         print(image.id)

@@ -32,6 +32,7 @@ struct PullCommand: AsyncParsableCommand {
         let reference = try ImageReference(parsing: name)
         let wanted = try platform.map { try Platform(parsing: $0) } ?? .host
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         let image = try await ImagePuller(store: stores.store, settings: registry.settings, report: reportProgress)
             .pull(reference, platform: wanted)
         print(reference.digest == nil ? reference.description : image.id.description)
@@ -48,6 +49,7 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let reference = try ImageReference(parsing: name)
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         let digest = try await ImagePusher(store: stores.store, settings: registry.settings, report: reportProgress)
             .push(name, as: reference)
         print(digest)

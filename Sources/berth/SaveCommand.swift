@@ -40,6 +40,7 @@ struct SaveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stores = try Stores(global)
+        InterruptCleanup.install(stores.store)
         if output == nil && isatty(1) != 0 {
             throw BerthError("refusing to write an archive to a terminal; use -o FILE or redirect standard output")
         }

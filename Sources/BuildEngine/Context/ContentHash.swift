@@ -89,6 +89,8 @@ enum ContentHash {
         }
         defer { close(fd) }
         while true {
+            // A big context takes a while: an interrupted build stops here.
+            try Task.checkCancellation()
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -21,6 +21,7 @@ struct FileCopier {
             hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
             let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
+            try Task.checkCancellation()
             try copyEntry(entry, to: target)
         }
         // Directory mtimes change as children are added: set them once everything is in place.
@@ -115,7 +116,9 @@ struct FileCopier {
         defer { close(output) }
         var remaining = Int(status.st_size)
         while remaining > 0 {
-            let n = sendfile(output, input, nil, min(remaining, 1 << 30))
+            // In 64 MiB pieces, so an interrupted build stops within one.
+            try Task.checkCancellation()
+            let n = sendfile(output, input, nil, min(remaining, 64 << 20))
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EXDEV || errno == ENOSYS || errno == EINVAL {
@@ -136,6 +139,7 @@ struct FileCopier {
     private func copyByReading(_ input: Int32, _ output: Int32, _ target: String) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
+            try Task.checkCancellation()
             let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
