@@ -27,6 +27,8 @@ public enum HTTPTransport {
     /// Failures below HTTP: the library, the connection, TLS, or the body's destination.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var description: String
+        /// The answer went past the caller's `limit` (and was abandoned).
+        public var tooLarge = false
     }
 
     /// Sends `method url`; a 2xx body goes to the file `downloadTo` when given (other answers'
@@ -57,6 +59,7 @@ public enum HTTPTransport {
         let limit: Int?
         var file: Int32 = -1
         var failure: String?
+        var tooLarge = false
 
         init(downloadTo: String?, limit: Int?) {
             self.downloadTo = downloadTo
@@ -79,6 +82,7 @@ public enum HTTPTransport {
             guard let downloadTo, (200..<300).contains(status) else {
                 if let limit, data.count + bytes.count > limit {
                     failure = "the answer is larger than \(limit) bytes"
+                    tooLarge = true
                     return false
                 }
                 data.append(contentsOf: bytes)
@@ -169,7 +173,9 @@ public enum HTTPTransport {
                 }
             }
         }
-        if let failure = exchange.failure { return .failure(Failure(description: failure)) }
+        if let failure = exchange.failure {
+            return .failure(Failure(description: failure, tooLarge: exchange.tooLarge))
+        }
         guard rc == 0 else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return .failure(Failure(description: text))

@@ -269,8 +269,18 @@ public actor RegistryClient {
             return try await HTTPTransport.send(
                 method, url, headers: headers, body: body, downloadTo: path, limit: limit)
         } catch {
+            if error.tooLarge, let limit {
+                throw RegistryError.invalid(
+                    registry: registry,
+                    detail: "\(method) \(url.path): the answer is larger than \(Self.sizeText(limit)), refused")
+            }
             throw RegistryError.unreachable(registry: registry, detail: error.description)
         }
+    }
+
+    /// `4 MiB`, `64 KiB`.
+    static func sizeText(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
     }
 
     private func httpError(_ method: String, _ url: URL, _ response: Response) -> RegistryError {
