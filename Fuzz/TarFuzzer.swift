@@ -24,7 +24,8 @@
 //     symlink, a hardlink or a `..`);
 //   - the work directory holds nothing but input, payload, target and sentinel (no escaped entry,
 //     no left-over decompressed temporary);
-//   - no entry under the target is named `.wh.*` (whiteouts are applied, never extracted), and
+//   - nothing under the target named `.wh.*` but a directory (whiteouts are applied, never
+//     extracted; a missing parent of a deeper entry, "a/.wh.b/c", is created as docker does), and
 //     no `trusted.overlay.*` attribute exists other than `opaque` set on a directory in overlay
 //     mode (a layer cannot forge overlay state);
 //   - on success, the returned diff ID and size are those of the uncompressed tar: the input
@@ -160,7 +161,15 @@ private final class FuzzWork {
         for bytes in FuzzWork.walk(target) {
             let path = String(decoding: bytes, as: UTF8.self)
             let name = bytes.split(separator: 0x2f).last.map(Array.init) ?? []
-            require(!name.starts(with: Array(".wh.".utf8)), "a whiteout was extracted: \(path)")
+            if name.starts(with: Array(".wh.".utf8)) {
+                // An entry named .wh.* is a whiteout and never extracted; a directory of that name
+                // can only be a missing parent of a deeper entry ("a/.wh.b/c"), which docker and
+                // containerd create too.
+                var st = stat()
+                require(
+                    lstat(FuzzWork.cPath(bytes), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR,
+                    "a whiteout was extracted: \(path)")
+            }
             var buffer = [CChar](repeating: 0, count: 65536)
             let length = llistxattr(FuzzWork.cPath(bytes), &buffer, buffer.count)
             guard length > 0 else { continue }
