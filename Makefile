@@ -11,7 +11,7 @@ BASE_TAR := Fixtures/base/out/busybox-rootfs.tar
 # Debian packages berth needs to build and run.
 DEBIAN_PACKAGES := libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev libcurl4-openssl-dev pkg-config busybox-static python3
 
-.PHONY: all deps build release demo base test test-slow differential bench install clean
+.PHONY: all deps build release demo base test test-slow differential bench fuzz install clean
 
 all: build
 
@@ -71,6 +71,15 @@ differential:
 	trap 'rm -rf "$$work" "$$root"' EXIT; \
 	cp -r $(SHARED)/differential/cases "$$work/cases" && chmod -R u+w "$$work/cases" && \
 	python3 $(SHARED)/differential/difftool.py --only-tool --tool $(CURDIR)/$(BERTH) --tool-root "$$root" "$$work"/cases/*
+
+FUZZ_RUNS ?= 10000000
+## fuzz: libFuzzer on the Dockerfile parser, the layer tar reader and the image JSON decoders,
+## FUZZ_RUNS executions each, one after the other (not part of `make test`; see docs/fuzzing.md).
+## New inputs are merged, minimized, into Fuzz/corpus/*.
+fuzz: deps
+	FUZZ_MERGE=1 Fuzz/run-parser-fuzzer.sh $(FUZZ_RUNS)
+	FUZZ_MERGE=1 Fuzz/run-tar-fuzzer.sh $(FUZZ_RUNS)
+	FUZZ_MERGE=1 Fuzz/run-json-fuzzer.sh $(FUZZ_RUNS)
 
 ## bench: berth side by side with docker build, buildah and runc; writes docs/benchmarks.md.
 bench: release base

@@ -35,7 +35,7 @@ final class ArchiveSink {
                 return sink.writeThrough(UnsafeRawBufferPointer(start: buffer, count: length))
             }, nil, nil)
         guard rc == ARCHIVE_OK else {
-            let message = String(cString: archive_error_string(archive))
+            let message = archiveErrorMessage(archive)
             archive_write_free(archive)
             throw LayerArchiveError(path: path, message: message)
         }

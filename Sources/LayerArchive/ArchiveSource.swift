@@ -23,15 +23,18 @@ final class ArchiveSource {
 
     deinit { close(fd) }
 
-    /// Opens a libarchive reader over this source; `raw` reads the decompressed stream as one
-    /// data entry (for decompression), otherwise tar entries are read.
+    /// Opens a libarchive reader over this source; `raw` reads the stream decompressed once
+    /// (by the filter its first bytes name, see ``compression(of:)``) as one data entry,
+    /// otherwise the file is read as an uncompressed tar.
+    ///
+    /// Exactly one filter, never libarchive's filter bidding: bidding stacks filters for as long
+    /// as the output looks compressed, so a zstd blob holding a gzip stream would be decompressed
+    /// twice and its "diff ID" would be the inner tar's, where docker and containerd take the
+    /// digest of the once-decompressed stream (and then refuse it as a tar).
     func openReader(raw: Bool) throws(LayerArchiveError) -> OpaquePointer {
         guard let archive = archive_read_new() else { throw LayerArchiveError(path: path, message: "out of memory") }
-        archive_read_support_filter_gzip(archive)
-        archive_read_support_filter_zstd(archive)
-        archive_read_support_filter_bzip2(archive)
-        archive_read_support_filter_xz(archive)
         if raw {
+            if let filter = Self.compression(of: path) { archive_read_append_filter(archive, filter) }
             archive_read_support_format_raw(archive)
         } else {
             archive_read_support_format_tar(archive)
@@ -45,7 +48,7 @@ final class ArchiveSource {
                 return source.next(block)
             }, nil)
         guard rc == ARCHIVE_OK else {
-            let message = String(cString: archive_error_string(archive))
+            let message = archiveErrorMessage(archive)
             archive_read_free(archive)
             throw LayerArchiveError(path: path, message: "not a readable archive: \(message)")
         }
@@ -78,18 +81,24 @@ final class ArchiveSource {
         }
     }
 
-    /// The compression of the file, from its first bytes.
+    /// True when the file starts with a gzip, zstd, bzip2 or xz signature.
     static func isCompressed(_ path: String) -> Bool {
+        compression(of: path) != nil
+    }
+
+    /// The libarchive filter (`ARCHIVE_FILTER_*`) for the compression the file's first bytes
+    /// name; nil for anything else (a plain tar).
+    static func compression(of path: String) -> Int32? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var magic = [UInt8](repeating: 0, count: 6)
         let n = read(fd, &magic, magic.count)
-        guard n >= 2 else { return false }
-        if magic[0] == 0x1f && magic[1] == 0x8b { return true }  // gzip
-        if n >= 4 && magic[0...3] == [0x28, 0xb5, 0x2f, 0xfd] { return true }  // zstd
-        if n >= 3 && magic[0...2] == [0x42, 0x5a, 0x68] { return true }  // bzip2
-        if n >= 6 && magic == [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] { return true }  // xz
-        return false
+        guard n >= 2 else { return nil }
+        if magic[0] == 0x1f && magic[1] == 0x8b { return ARCHIVE_FILTER_GZIP }
+        if n >= 4 && magic[0...3] == [0x28, 0xb5, 0x2f, 0xfd] { return ARCHIVE_FILTER_ZSTD }
+        if n >= 3 && magic[0...2] == [0x42, 0x5a, 0x68] { return ARCHIVE_FILTER_BZIP2 }
+        if n >= 6 && magic == [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] { return ARCHIVE_FILTER_XZ }
+        return nil
     }
 }

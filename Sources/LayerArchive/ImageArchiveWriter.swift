@@ -23,7 +23,7 @@ public final class ImageArchiveWriter {
         archive_write_set_bytes_per_block(archive, 10240)
         let rc = path == "-" ? archive_write_open_fd(archive, 1) : archive_write_open_filename(archive, path)
         guard rc == ARCHIVE_OK else {
-            let message = String(cString: archive_error_string(archive))
+            let message = archiveErrorMessage(archive)
             archive_write_free(archive)
             throw .init(path: path, message: message)
         }
@@ -74,7 +74,7 @@ public final class ImageArchiveWriter {
     public func close() throws(LayerArchiveWriterError) {
         finished = true
         guard archive_write_close(archive) == ARCHIVE_OK else {
-            throw .init(path: path, message: String(cString: archive_error_string(archive)))
+            throw .init(path: path, message: archiveErrorMessage(archive))
         }
     }
 
@@ -89,7 +89,7 @@ public final class ImageArchiveWriter {
         archive_entry_set_uid(entry, 0)
         archive_entry_set_gid(entry, 0)
         guard archive_write_header(archive, entry) == ARCHIVE_OK else {
-            throw .init(path: path, message: "\(name): \(String(cString: archive_error_string(archive)))")
+            throw .init(path: path, message: "\(name): \(archiveErrorMessage(archive))")
         }
     }
 
@@ -101,7 +101,7 @@ public final class ImageArchiveWriter {
         while offset < raw.count {
             let n = archive_write_data(archive, base + offset, raw.count - offset)
             guard n > 0 else {
-                return .init(path: path, message: "\(name): \(String(cString: archive_error_string(archive)))")
+                return .init(path: path, message: "\(name): \(archiveErrorMessage(archive))")
             }
             offset += n
         }

@@ -27,14 +27,14 @@ extension LayerArchive {
         var hasher = DigestHasher()
         var entry: OpaquePointer?
         guard archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
-            throw LayerArchiveError(path: path, message: String(cString: archive_error_string(archive)))
+            throw LayerArchiveError(path: path, message: archiveErrorMessage(archive))
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
             if n < 0 {
                 throw LayerArchiveError(
-                    path: path, message: "decompress: \(String(cString: archive_error_string(archive)))")
+                    path: path, message: "decompress: \(archiveErrorMessage(archive))")
             }
             if n == 0 { break }
             var offset = 0
@@ -87,7 +87,7 @@ extension LayerArchive {
         case .zstd:
             guard archive_write_add_filter_zstd(archive) == ARCHIVE_OK else {
                 throw LayerArchiveError(
-                    path: outputPath, message: "zstd: \(String(cString: archive_error_string(archive)))")
+                    path: outputPath, message: "zstd: \(archiveErrorMessage(archive))")
             }
         }
         archive_write_set_format_raw(archive)
@@ -102,7 +102,7 @@ extension LayerArchive {
                     return sink.writeThrough(UnsafeRawBufferPointer(start: buffer, count: length))
                 }, nil, nil) == ARCHIVE_OK
         else {
-            throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+            throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
         }
         guard let entry = archive_entry_new() else {
             throw LayerArchiveError(path: outputPath, message: "out of memory")
@@ -120,11 +120,11 @@ extension LayerArchive {
             if n == 0 { break }
             let w = buffer.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, n) }
             guard w == n else {
-                throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+                throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
             }
         }
         guard archive_write_close(archive) == ARCHIVE_OK, sink.flush(), sink.failure == 0 else {
-            throw LayerArchiveError(path: outputPath, message: String(cString: archive_error_string(archive)))
+            throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
         }
         return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
     }

@@ -61,7 +61,13 @@ struct Unpacker {
         defer { close(rootFD) }
         return try withCLocale { () throws(LayerArchiveError) -> LayerDigest in
             let source = try ArchiveSource(path: archivePath)
-            let archive = try source.openReader(raw: false)
+            let archive: OpaquePointer
+            do throws(LayerArchiveError) {
+                archive = try source.openReader(raw: false)
+            } catch {
+                // Name the layer, not the decompressed temporary.
+                throw LayerArchiveError(path: label, message: error.message)
+            }
             defer { archive_read_free(archive) }
             let progress = Progress()
             var entry: OpaquePointer?
@@ -72,15 +78,14 @@ struct Unpacker {
                 // then the header's bytes as they are, which is what we want.
                 guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
                     throw LayerArchiveError(
-                        path: label, message: "corrupt archive: \(String(cString: archive_error_string(archive)))")
+                        path: label, message: "corrupt archive: \(archiveErrorMessage(archive))")
                 }
                 try place(entry, archive: archive, rootFD: rootFD, progress: progress)
             }
             source.drain()
             // Directory mtimes last, deepest first, since extracting children changes them.
             for (relative, time) in progress.directoryTimes.reversed() {
-                var times = [time, time]
-                utimensat(rootFD, PathBytes.cString(relative), &times, AT_SYMLINK_NOFOLLOW)
+                setTime(time, of: relative, rootFD: rootFD)
             }
             return LayerDigest(diffID: source.hasher.finalize(), size: source.hasher.byteCount)
         }
@@ -114,6 +119,25 @@ struct Unpacker {
             if archive_entry_mtime_is_set(entry) == 0 { time = timespec(tv_sec: 0, tv_nsec: 0) }
             progress.directoryTimes.append((relative, time))
         }
+    }
+
+    /// Sets the times of the directory an entry created at `relative`, reached one component at
+    /// a time without following symlinks: a later entry may have replaced a parent with a symlink
+    /// (`a/`, `a/b/`, then `a -> /etc`), and a path walk by the kernel would then touch `/etc/b`.
+    /// Nothing is set when the directory is no longer reachable that way.
+    private func setTime(_ time: timespec, of relative: [UInt8], rootFD: Int32) {
+        let components = relative.split(separator: PathBytes.slash).map { Array($0) }
+        guard let base = components.last else { return }
+        var current = dup(rootFD)
+        for component in components.dropLast() {
+            let next = openat(current, PathBytes.cString(component), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            close(current)
+            guard next >= 0 else { return }
+            current = next
+        }
+        defer { close(current) }
+        var times = [time, time]
+        utimensat(current, PathBytes.cString(base), &times, AT_SYMLINK_NOFOLLOW)
     }
 
     /// The entry's name as the header's bytes. libarchive gives no name only when it could
@@ -304,7 +328,7 @@ struct Unpacker {
             if rc == ARCHIVE_EOF { break }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
                 throw LayerArchiveError(
-                    path: label, entry: entry, message: "read data: \(String(cString: archive_error_string(archive)))")
+                    path: label, entry: entry, message: "read data: \(archiveErrorMessage(archive))")
             }
             guard offset >= 0, length == 0 || offset + Int64(length) <= size else {
                 throw LayerArchiveError(path: label, entry: entry, message: "refused: data beyond the declared size")

@@ -79,7 +79,7 @@ struct TreeWriter {
                 throw LayerArchiveError(
                     path: output,
                     message: sink.failure != 0
-                        ? String(cString: strerror(sink.failure)) : String(cString: archive_error_string(archive)))
+                        ? String(cString: strerror(sink.failure)) : archiveErrorMessage(archive))
             }
             return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
         }
@@ -138,7 +138,7 @@ struct TreeWriter {
         let rc = archive_write_header(archive, entry)
         guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
             throw LayerArchiveError(
-                path: output, entry: PathBytes.display(name), message: String(cString: archive_error_string(archive)))
+                path: output, entry: PathBytes.display(name), message: archiveErrorMessage(archive))
         }
     }
 
@@ -270,7 +270,7 @@ struct TreeWriter {
             guard written == n else {
                 throw LayerArchiveError(
                     path: output, entry: PathBytes.display(entry),
-                    message: String(cString: archive_error_string(archive)))
+                    message: archiveErrorMessage(archive))
             }
             remaining -= Int64(n)
         }

@@ -36,19 +36,31 @@ public struct DockerConfig: Sendable {
     }
 
     func load() -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return [:] }
-        return object
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        return Self.parse(data)
+    }
+
+    /// The top-level object of a config file's bytes; anything else (not JSON, not an object)
+    /// reads as an empty config, as docker treats a missing file.
+    static func parse(_ data: Data) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 
     /// The credentials stored for `registry`: a credential helper's, else `auths`.
     public func credentials(for registry: String) -> RegistryCredentials? {
-        let config = load()
+        Self.credentials(in: load(), for: registry, helper: Self.fromHelper)
+    }
+
+    /// The credentials `config` (a parsed config file) gives for `registry`: those of the
+    /// credential helper named for it (or `credsStore`), asked through `helper(name, key)`, else
+    /// an `auths` entry (`auth` as base64 `user:password`, or `username` and `password`).
+    static func credentials(
+        in config: [String: Any], for registry: String, helper: (String, String) -> RegistryCredentials?
+    ) -> RegistryCredentials? {
         let key = Self.key(for: registry)
         let helpers = config["credHelpers"] as? [String: String] ?? [:]
-        if let helper = helpers[key] ?? helpers[registry] ?? (config["credsStore"] as? String),
-            let found = Self.fromHelper(helper, key: key)
+        if let name = helpers[key] ?? helpers[registry] ?? (config["credsStore"] as? String),
+            let found = helper(name, key)
         {
             return found
         }
@@ -71,12 +83,19 @@ public struct DockerConfig: Sendable {
 
     /// Stores credentials for `registry` in `auths` (the file is created 0600).
     public func store(_ credentials: RegistryCredentials, for registry: String) throws {
-        var config = load()
+        try write(Self.storing(credentials, for: registry, in: load()))
+    }
+
+    /// `config` with `registry`'s `auths` entry replaced by `credentials`; the rest kept.
+    static func storing(_ credentials: RegistryCredentials, for registry: String, in config: [String: Any])
+        -> [String: Any]
+    {
+        var config = config
         var auths = config["auths"] as? [String: Any] ?? [:]
         let token = Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
         auths[Self.key(for: registry)] = ["auth": token]
         config["auths"] = auths
-        try write(config)
+        return config
     }
 
     /// Forgets `registry`'s credentials; false when there were none.
@@ -94,7 +113,7 @@ public struct DockerConfig: Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let data = try Self.serialize(config)
         let temporary = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
         else { throw RegistryError.invalid(registry: "", detail: "cannot write \(path)") }
@@ -102,6 +121,11 @@ public struct DockerConfig: Sendable {
             unlink(temporary)
             throw RegistryError.invalid(registry: "", detail: "cannot write \(path)")
         }
+    }
+
+    /// The bytes written for `config`: pretty-printed with sorted keys, as docker writes it.
+    static func serialize(_ config: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
     }
 
     /// `docker-credential-<helper> get` with the registry on stdin → {"Username","Secret"}.
@@ -119,9 +143,14 @@ public struct DockerConfig: Sendable {
         try? input.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0,
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: String],
-            let user = object["Username"], let secret = object["Secret"]
+        guard process.terminationStatus == 0 else { return nil }
+        return helperCredentials(data)
+    }
+
+    /// A credential helper's answer, `{"ServerURL": …, "Username": …, "Secret": …}`.
+    static func helperCredentials(_ data: Data) -> RegistryCredentials? {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let user = object["Username"] as? String, let secret = object["Secret"] as? String
         else { return nil }
         return RegistryCredentials(username: user, password: secret)
     }

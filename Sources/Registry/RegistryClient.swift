@@ -246,9 +246,9 @@ public actor RegistryClient {
                         ? "wrong username or password" + (credentials.map { " for \($0.username)" } ?? "")
                         : "token server \(realm) answered \(response.status)")
             }
-            guard let object = try? JSONSerialization.jsonObject(with: response.data) as? [String: Any],
-                let token = (object["token"] as? String) ?? (object["access_token"] as? String)
-            else { throw RegistryError.unauthorized(registry: registry, detail: "token server \(realm) sent no token") }
+            guard let token = RegistryResponses.token(fromTokenResponse: response.data) else {
+                throw RegistryError.unauthorized(registry: registry, detail: "token server \(realm) sent no token")
+            }
             tokens[scope] = token
             return true
         }
@@ -284,12 +284,7 @@ public actor RegistryClient {
     }
 
     private func httpError(_ method: String, _ url: URL, _ response: Response) -> RegistryError {
-        var detail = ""
-        if let object = try? JSONSerialization.jsonObject(with: response.data) as? [String: Any],
-            let errors = object["errors"] as? [[String: Any]]
-        {
-            detail = errors.compactMap { ($0["message"] as? String) ?? ($0["code"] as? String) }.joined(separator: "; ")
-        }
+        let detail = RegistryResponses.errorDetail(response.data)
         return .http(
             registry: registry, method: method, url: url.absoluteString, status: response.status, detail: detail)
     }

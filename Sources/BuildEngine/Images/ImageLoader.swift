@@ -50,23 +50,19 @@ public struct ImageLoader: Sendable {
     }
 
     private func loadDockerArchive(_ dir: String, path: String) async throws -> [Loaded] {
-        struct Entry: Decodable {
-            var Config: String
-            var RepoTags: [String]?
-            var Layers: [String]
-        }
-        let entries: [Entry]
+        let entries: [DockerArchiveManifest]
         do {
-            entries = try JSONDecoder().decode([Entry].self, from: Data(try FileSystem.read(dir + "/manifest.json")))
+            entries = try DockerArchiveManifest.decode(
+                try FileSystem.read(dir + "/manifest.json"), what: "manifest.json")
         } catch {
             throw LoadError("\(path): manifest.json is not valid: \(error)")
         }
         var loaded: [Loaded] = []
         for entry in entries {
-            let configBytes = try FileSystem.read(try inside(dir, entry.Config, path))
-            let layers = try entry.Layers.map { try inside(dir, $0, path) }
+            let configBytes = try FileSystem.read(try inside(dir, entry.config, path))
+            let layers = try entry.layers.map { try inside(dir, $0, path) }
             let image = try await store(configBytes: configBytes, layerFiles: layers, path: path)
-            let tags = entry.RepoTags ?? []
+            let tags = entry.repoTags ?? []
             for tag in tags { try await store.tag(image.id, as: try ImageReference(parsing: tag)) }
             loaded.append(Loaded(image: try await store.image(named: image.id.description), tags: tags))
         }

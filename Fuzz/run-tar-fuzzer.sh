@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fuzzes the layer tar reader (LayerArchive.unpack: decompression, extraction, whiteouts) with
+# libFuzzer; see Fuzz/TarFuzzer.swift for the input format and the invariants checked.
+#   Fuzz/run-tar-fuzzer.sh [RUNS]         (default 10000000 executions)
+#   FUZZ_SANITIZERS=fuzzer,address        (with AddressSanitizer: several times slower)
+#   FUZZ_MAX_LEN=8192 (default)           longest input libFuzzer generates
+#   FUZZ_MERGE=1                          afterwards minimize the new inputs into Fuzz/corpus/tar
+#   FUZZ_TAR_WORK=/dev/shm/berth-fuzz-tar (default) the tmpfs work directory; one run at a time
+# Seeds: Fuzz/corpus/tar (Fuzz/make-tar-seeds.py writes the hand-made ones).
+# Prints libFuzzer's final stats; exits non-zero on a crash (the crash input is kept in $FUZZ_OUT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-10000000}
+out=${FUZZ_OUT:-Fuzz/out-tar}
+sanitizers=${FUZZ_SANITIZERS:-fuzzer}
+max_len=${FUZZ_MAX_LEN:-8192}
+. Fuzz/fuzz-common.sh
+mkdir -p "$out/corpus"
+cp Fuzz/corpus/tar/* "$out/corpus/"
+crypto_ready
+build_ociimage
+nice -n 5 swiftc -O -sanitize="$sanitizers" -parse-as-library -module-name LayerArchive \
+  -I "$out/modules" -I Sources/CArchive "${crypto_flags[@]}" \
+  Sources/LayerArchive/*.swift Fuzz/TarFuzzer.swift "$out/OCIImage.o" "${crypto_objects[@]}" -larchive \
+  -o "$out/tar-fuzzer"
+trap 'rm -rf "${FUZZ_TAR_WORK:-/dev/shm/berth-fuzz-tar}"' EXIT
+run_fuzzer "$out/tar-fuzzer" "$out/corpus" Fuzz/corpus/tar
