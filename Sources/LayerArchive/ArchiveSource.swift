@@ -31,10 +31,13 @@ final class ArchiveSource {
     /// as the output looks compressed, so a zstd blob holding a gzip stream would be decompressed
     /// twice and its "diff ID" would be the inner tar's, where docker and containerd take the
     /// digest of the once-decompressed stream (and then refuse it as a tar).
-    func openReader(raw: Bool) throws(LayerArchiveError) -> OpaquePointer {
+    ///
+    /// `decompressed`: read a tar through the one filter its first bytes name (ADD's test of
+    /// whether a local file is an archive); layers are decompressed to a file first instead.
+    func openReader(raw: Bool, decompressed: Bool = false) throws(LayerArchiveError) -> OpaquePointer {
         guard let archive = archive_read_new() else { throw LayerArchiveError(path: path, message: "out of memory") }
+        if raw || decompressed, let filter = Self.compression(of: path) { archive_read_append_filter(archive, filter) }
         if raw {
-            if let filter = Self.compression(of: path) { archive_read_append_filter(archive, filter) }
             archive_read_support_format_raw(archive)
         } else {
             archive_read_support_format_tar(archive)

@@ -12,7 +12,7 @@ extension LayerArchive {
     public static func isTarArchive(_ path: String) -> Bool {
         guard let source = try? ArchiveSource(path: path) else { return false }
         return withCLocale { () -> Bool in
-            guard let archive = try? source.openReader(raw: false) else { return false }
+            guard let archive = try? source.openReader(raw: false, decompressed: true) else { return false }
             defer { archive_read_free(archive) }
             var entry: OpaquePointer?
             let rc = archive_read_next_header(archive, &entry)
