@@ -115,7 +115,13 @@ extension StageBuilder {
             try await snapshotter.discard(active)
             return nil
         }
-        return try await snapshotter.commit(
-            active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
+        do {
+            return try await snapshotter.commit(
+                active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
+        } catch {
+            // Interrupted (or failed) while writing the layer: the snapshot must not stay active.
+            try? await snapshotter.discard(active)
+            throw error
+        }
     }
 }
