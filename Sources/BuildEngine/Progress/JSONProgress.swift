@@ -11,7 +11,7 @@ import Synchronization
 public final class JSONProgress: ProgressSink {
     private struct State {
         var names: [Int: String] = [:]
-        var partial: [Int: [UInt8]] = [:]
+        var lines = StepLines()
     }
     private let state = Mutex(State())
     private let write: @Sendable (String) -> Void
@@ -29,17 +29,7 @@ public final class JSONProgress: ProgressSink {
         case .cached(let step):
             emit("cached", step: step)
         case .output(let step, let bytes):
-            let lines: [String] = state.withLock { s in
-                var buffer = s.partial[step] ?? []
-                buffer.append(contentsOf: bytes)
-                var lines: [String] = []
-                while let newline = buffer.firstIndex(of: 0x0a) {
-                    lines.append(String(decoding: buffer[..<newline], as: UTF8.self))
-                    buffer.removeSubrange(...newline)
-                }
-                s.partial[step] = buffer
-                return lines
-            }
+            let lines = state.withLock { $0.lines.append(bytes, step: step) }
             for line in lines { emit("output", step: step, ["line": line]) }
         case .done(let step, let seconds):
             flush(step)
@@ -62,8 +52,7 @@ public final class JSONProgress: ProgressSink {
     public func finish() {}
 
     private func flush(_ step: Int) {
-        let rest = state.withLock { $0.partial.removeValue(forKey: step) ?? [] }
-        if !rest.isEmpty { emit("output", step: step, ["line": String(decoding: rest, as: UTF8.self)]) }
+        if let rest = state.withLock({ $0.lines.finish(step: step) }) { emit("output", step: step, ["line": rest]) }
     }
 
     private func emit(_ event: String, step: Int?, _ fields: [String: Any] = [:]) {

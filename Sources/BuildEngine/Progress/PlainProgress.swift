@@ -6,7 +6,7 @@ import Synchronization
 public final class PlainProgress: ProgressSink {
     private struct State {
         var started: [Int: Date] = [:]
-        var partialLine: [Int: [UInt8]] = [:]
+        var lines = StepLines()
     }
     private let state = Mutex(State())
     private let write: @Sendable (String) -> Void
@@ -24,17 +24,7 @@ public final class PlainProgress: ProgressSink {
         case .cached(let step):
             write("#\(step) CACHED\n")
         case .output(let step, let bytes):
-            let lines: [String] = state.withLock { s in
-                var buffer = s.partialLine[step] ?? []
-                buffer.append(contentsOf: bytes)
-                var lines: [String] = []
-                while let newline = buffer.firstIndex(of: 0x0a) {
-                    lines.append(String(decoding: buffer[..<newline], as: UTF8.self))
-                    buffer.removeSubrange(...newline)
-                }
-                s.partialLine[step] = buffer
-                return lines
-            }
+            let lines = state.withLock { $0.lines.append(bytes, step: step) }
             let elapsed = state.withLock { s in s.started[step].map { Date().timeIntervalSince($0) } ?? 0 }
             for line in lines {
                 write("#\(step) \(String(format: "%.3f", elapsed)) \(line)\n")
@@ -55,10 +45,7 @@ public final class PlainProgress: ProgressSink {
     public func finish() {}
 
     private func flush(_ step: Int) {
-        let rest = state.withLock { s in s.partialLine.removeValue(forKey: step) ?? [] }
-        if !rest.isEmpty {
-            write("#\(step) \(String(decoding: rest, as: UTF8.self))\n")
-        }
+        if let rest = state.withLock({ $0.lines.finish(step: step) }) { write("#\(step) \(rest)\n") }
     }
 }
 
