@@ -27,12 +27,7 @@ struct BuilderPruneCommand: AsyncParsableCommand {
     var keepStorage: String?
 
     func run() async throws {
-        let keep = try keepStorage.map { value in
-            guard let bytes = ByteSize.parse(value) else {
-                throw ValidationError("invalid --keep-storage '\(value)': expected a size like 512MB or 2GB")
-            }
-            return bytes
-        }
+        let keep = try ByteSize.keepStorage(keepStorage)
         guard force || Confirmation.ask("This will remove all build cache, cache mounts included.") else { return }
         let stores = try Stores(global)
         let report = try await stores.store.prune(

@@ -24,12 +24,7 @@ struct SystemPruneCommand: AsyncParsableCommand {
     var keepStorage: String?
 
     func run() async throws {
-        let keep = try keepStorage.map { value in
-            guard let bytes = ByteSize.parse(value) else {
-                throw ValidationError("invalid --keep-storage '\(value)': expected a size like 512MB or 2GB")
-            }
-            return bytes
-        }
+        let keep = try ByteSize.keepStorage(keepStorage)
         let warning =
             all
             ? "This will remove:\n  - all stopped containers\n  - all images without a container\n  - all build cache\n  - all data nothing references"
@@ -115,6 +110,16 @@ enum Confirmation {
 /// Sizes as docker's `--keep-storage` and `--memory` take them: a number with an optional
 /// binary unit (b, k, m, g, t, p; `kb`, `kib` and `k` all mean 1024).
 enum ByteSize {
+    /// `--keep-storage`'s value (system prune and builder prune), nil when not given.
+    static func keepStorage(_ text: String?) throws -> Int64? {
+        try text.map { value in
+            guard let bytes = parse(value) else {
+                throw ValidationError("invalid --keep-storage '\(value)': expected a size like 512MB or 2GB")
+            }
+            return bytes
+        }
+    }
+
     static func parse(_ text: String) -> Int64? {
         let lower = text.trimmingCharacters(in: .whitespaces).lowercased()
         let digits = lower.prefix { $0.isNumber || $0 == "." }
