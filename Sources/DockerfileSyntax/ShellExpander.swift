@@ -365,53 +365,77 @@ private struct Lexer {
 
 /// Shell glob patterns (`*`, `?`, `[…]`, `\x`) for the `#`, `%` and `/` operators.
 enum Glob {
+    /// Whether `text` matches the shell pattern (`*`, `?`, `[...]`, `\\x`) as a whole.
+    ///
+    /// Every token but `*` matches exactly one character, so only the most recent `*` ever needs
+    /// to take one more character when the rest fails: a single backtrack point keeps the match
+    /// O(pattern × text) whatever the pattern (`${v%*********x}` used to take exponential time).
     static func matches(_ pattern: [Character], _ text: [Character]) -> Bool {
-        func match(_ p: Int, _ t: Int) -> Bool {
-            if p == pattern.count { return t == text.count }
-            switch pattern[p] {
-            case "*":
-                var k = t
-                while k <= text.count {
-                    if match(p + 1, k) { return true }
-                    k += 1
+        var p = 0
+        var t = 0
+        var star = -1  // the pattern index just after the last `*`, or -1
+        var starText = 0  // where in the text that `*`'s match currently ends
+        while t < text.count {
+            if p < pattern.count {
+                var next = -1  // the pattern index after a token that matches text[t]
+                switch pattern[p] {
+                case "*":
+                    star = p + 1
+                    starText = t
+                    p += 1
+                    continue
+                case "?":
+                    next = p + 1
+                case "[":
+                    if let (ok, end) = bracket(pattern, p, text[t]) {
+                        if ok { next = end }
+                    } else if text[t] == "[" {
+                        next = p + 1
+                    }
+                case "\\" where p + 1 < pattern.count:
+                    if pattern[p + 1] == text[t] { next = p + 2 }
+                default:
+                    if pattern[p] == text[t] { next = p + 1 }
                 }
-                return false
-            case "?":
-                return t < text.count && match(p + 1, t + 1)
-            case "[":
-                guard t < text.count, let (ok, next) = bracket(p, text[t]) else {
-                    return t < text.count && pattern[p] == text[t] && match(p + 1, t + 1)
+                if next >= 0 {
+                    p = next
+                    t += 1
+                    continue
                 }
-                return ok && match(next, t + 1)
-            case "\\" where p + 1 < pattern.count:
-                return t < text.count && pattern[p + 1] == text[t] && match(p + 2, t + 1)
-            default:
-                return t < text.count && pattern[p] == text[t] && match(p + 1, t + 1)
             }
+            guard star >= 0 else { return false }
+            // The last `*` takes one more character; retry the rest after it.
+            starText += 1
+            t = starText
+            p = star
         }
-        func bracket(_ start: Int, _ c: Character) -> (Bool, Int)? {
-            var i = start + 1
-            var negate = false
-            if i < pattern.count && (pattern[i] == "!" || pattern[i] == "^") {
-                negate = true
+        while p < pattern.count && pattern[p] == "*" { p += 1 }
+        return p == pattern.count
+    }
+
+    /// A bracket expression at `start`: whether it matches `c`, and the index after its `]`; nil
+    /// when it is not closed (then `[` is an ordinary character).
+    private static func bracket(_ pattern: [Character], _ start: Int, _ c: Character) -> (Bool, Int)? {
+        var i = start + 1
+        var negate = false
+        if i < pattern.count && (pattern[i] == "!" || pattern[i] == "^") {
+            negate = true
+            i += 1
+        }
+        var found = false
+        var first = true
+        while i < pattern.count && (pattern[i] != "]" || first) {
+            first = false
+            if i + 2 < pattern.count && pattern[i + 1] == "-" && pattern[i + 2] != "]" {
+                if pattern[i] <= c && c <= pattern[i + 2] { found = true }
+                i += 3
+            } else {
+                if pattern[i] == c { found = true }
                 i += 1
             }
-            var found = false
-            var first = true
-            while i < pattern.count && (pattern[i] != "]" || first) {
-                first = false
-                if i + 2 < pattern.count && pattern[i + 1] == "-" && pattern[i + 2] != "]" {
-                    if pattern[i] <= c && c <= pattern[i + 2] { found = true }
-                    i += 3
-                } else {
-                    if pattern[i] == c { found = true }
-                    i += 1
-                }
-            }
-            guard i < pattern.count else { return nil }
-            return (found != negate, i + 1)
         }
-        return match(0, 0)
+        guard i < pattern.count else { return nil }
+        return (found != negate, i + 1)
     }
 
     static func removePrefix(_ pattern: String, from value: String, longest: Bool) -> String {

@@ -151,6 +151,25 @@ import Testing
         #expect(run.command == .shell("echo a   b"))
     }
 
+    /// Found by the fuzzer (a 10 s timeout): `${v%****…*x}` made the pattern matcher backtrack
+    /// over every way to share the text between the stars. It is linear per text position now;
+    /// the answers stay the shell's.
+    @Test func patternsWithManyStarsStayFast() throws {
+        let value = String(repeating: "ab", count: 200) + "/x"
+        let stars = String(repeating: "*", count: 120)
+        let env = ["v": value]
+        let expander = ShellExpander()
+        #expect(try expander.expand("${v%\(stars)/?}") { env[$0] } == String(repeating: "ab", count: 200))
+        #expect(try expander.expand("${v%%b\(stars)}") { env[$0] } == "a")
+        #expect(try expander.expand("${v#\(stars)q}") { env[$0] } == value)
+        #expect(try expander.expand("${v##*[ab]}") { env[$0] } == "/x")
+        #expect(try expander.expand("${v#a?a}") { env[$0] } == String(value.dropFirst(3)))
+        #expect(try expander.expand("${v%\\/x}") { env[$0] } == String(repeating: "ab", count: 200))
+        #expect(try expander.expand("${v%[/x}") { env[$0] } == value)
+        #expect(try expander.expand("${v%[!a]x}") { env[$0] } == String(repeating: "ab", count: 200))
+        #expect(try expander.expand("${v/b*a/-}") { env[$0] } == "a-b/x")
+    }
+
     @Test func hostileInputNeverCrashes() {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("FROM RUN COPY <<EOF \\\n\"'`$ {}[]#=-:--x\u{0}\u{FF}".utf8) + [0xC3, 0x28, 0xFF, 0x00]
