@@ -11,19 +11,26 @@
 //   otherwise:        the payload is the layer file as it is (it may itself be gzip, zstd, …)
 //   control & 4:      unpack in .overlay mode (whiteouts become 0:0 devices), else .apply
 //
-// Work directory ($FUZZ_TAR_WORK, default /dev/shm/berth-fuzz-tar; one fuzzer at a time):
+// Work directory ($FUZZ_TAR_WORK, default /dev/shm/berth-fuzz-tar; one fuzzer at a time). The
+// harness mounts a tmpfs there (the run script starts it in a private mount namespace) and
+// mounts a fresh one every `generation` inputs, so the targets of earlier inputs never have to be
+// removed entry by entry:
 //   input     the layer file given to LayerArchive.unpack
 //   payload   the uncompressed payload, when the control byte asks for compression
 //   target/   the unpack target, created fresh for every input with a small "lower layer" in it
-//             (so whiteouts and opaque markers have something to delete); removed afterwards
+//             (so whiteouts and opaque markers have something to delete); moved to trash/ after
 //   sentinel/ a tree beside the target with names the seeds use; it must never change
+//   trash/    the targets of the earlier inputs of this generation
 //
 // Checked after every input (a violation traps, which libFuzzer reports as a crash):
-//   - the sentinel tree is unchanged: same entries, inodes, modes, owners, sizes, link counts,
+//   - nothing touched the sentinel tree: every entry of it (directories, files, the symlink) has an
+//     inotify watch for creation, deletion, renames, writes and attribute changes (mode, owner,
+//     times, link count), read after every input; and at the end of every generation the tree is
+//     compared with its first snapshot — same entries, inodes, modes, owners, sizes, link counts,
 //     mtimes and ctimes (so nothing was created, written, chmod-ed, linked or touched through a
 //     symlink, a hardlink or a `..`);
-//   - the work directory holds nothing but input, payload, target and sentinel (no escaped entry,
-//     no left-over decompressed temporary);
+//   - the work directory holds nothing but input, payload, target, sentinel and trash (no escaped
+//     entry, no left-over decompressed temporary);
 //   - nothing under the target named `.wh.*` but a directory (whiteouts are applied, never
 //     extracted; a missing parent of a deeper entry, "a/.wh.b/c", is created as docker does), and
 //     no `trusted.overlay.*` attribute exists other than `opaque` set on a directory in overlay
@@ -72,12 +79,25 @@ private struct NodeState: Equatable {
 }
 
 private final class FuzzWork {
+    /// Inputs per tmpfs: after this many the sentinel is compared in full and a fresh tmpfs is
+    /// mounted (dropping every earlier target at once).
+    static let generation = 512
+    /// What a watch on a sentinel entry reports: anything that creates, removes, renames, writes
+    /// or changes the attributes (mode, owner, times, link count) of it or inside it.
+    static let watchMask: UInt32 =
+        UInt32(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE)
+        | UInt32(IN_DELETE_SELF | IN_MOVE_SELF) | UInt32(IN_DONT_FOLLOW)
+
     let base: String
     let input: String
     let payloadPath: String
     let target: String
     let sentinel: String
-    let sentinelState: [NodeState]
+    let trash: String
+    var sentinelState: [NodeState] = []
+    var watches: Int32 = -1
+    var count = 0
+    var xattrNames = [CChar](repeating: 0, count: 65536)
 
     init() {
         base = ProcessInfo.processInfo.environment["FUZZ_TAR_WORK"] ?? "/dev/shm/berth-fuzz-tar"
@@ -85,8 +105,29 @@ private final class FuzzWork {
         payloadPath = base + "/payload"
         target = base + "/target"
         sentinel = base + "/sentinel"
+        trash = base + "/trash"
+        // The tmpfs generations must not show on the host: Fuzz/run-tar-fuzzer.sh runs the
+        // fuzzer in a private mount namespace of its own.
+        var own = [CChar](repeating: 0, count: 64)
+        var initial = [CChar](repeating: 0, count: 64)
+        _ = readlink("/proc/self/ns/mnt", &own, 63)
+        _ = readlink("/proc/1/ns/mnt", &initial, 63)
+        require(
+            String(cString: own) != String(cString: initial),
+            "run the tar fuzzer through Fuzz/run-tar-fuzzer.sh (it needs a private mount namespace)")
         FuzzWork.removeTree(base)
         FuzzWork.mkdirs(base)
+        startGeneration()
+    }
+
+    /// A fresh tmpfs on the work directory with a new sentinel tree, its snapshot and its watches.
+    func startGeneration() {
+        if watches >= 0 { close(watches) }
+        _ = umount2(base, Int32(MNT_DETACH))
+        require(
+            mount("tmpfs", base, "tmpfs", 0, "size=4g,mode=0755") == 0,
+            "mount a tmpfs on \(base): \(String(cString: strerror(errno)))")
+        mkdir(trash, 0o755)
         // Names the seeds (and so the mutations) use, so an escape would hit something.
         for dir in ["a", "a/b", "dir", "dir/sub", "etc", "usr", "usr/bin", "x"] {
             FuzzWork.mkdirs(sentinel + "/" + dir)
@@ -101,17 +142,60 @@ private final class FuzzWork {
             utimensat(AT_FDCWD, FuzzWork.cPath(path), &times, AT_SYMLINK_NOFOLLOW)
         }
         sentinelState = FuzzWork.snapshot(sentinel)
+        watches = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        require(watches >= 0, "inotify_init1: \(String(cString: strerror(errno)))")
+        for path in FuzzWork.walk(sentinel) {
+            require(
+                inotify_add_watch(watches, FuzzWork.cPath(path), FuzzWork.watchMask) >= 0,
+                "inotify_add_watch \(String(decoding: path, as: UTF8.self)): \(String(cString: strerror(errno)))")
+        }
+        count = 0
+    }
+
+    /// The sentinel compared entry by entry with its snapshot.
+    func compareSentinel(after event: String) {
+        let now = FuzzWork.snapshot(sentinel)
+        if now != sentinelState {
+            let changed = zip(now, sentinelState).first { $0 != $1 }.map { "\($0.0) was \($0.1)" }
+            fatalError(
+                "the sentinel beside the target changed: \(changed ?? "\(now.count) entries, was \(sentinelState.count)")"
+            )
+        }
+        require(event.isEmpty, "the sentinel beside the target was touched: inotify reported \(event)")
+    }
+
+    /// The first event the sentinel's watches queued since the last call, or "" when none did.
+    func sentinelEvent() -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(watches, &buffer, buffer.count)
+        guard n > 0 else {
+            require(errno == EAGAIN, "reading inotify events: \(String(cString: strerror(errno)))")
+            return ""
+        }
+        return buffer.withUnsafeBytes { raw in
+            let event = raw.load(as: inotify_event.self)
+            let nameStart = MemoryLayout<inotify_event>.size
+            let name = raw[nameStart..<min(n, nameStart + Int(event.len))].prefix { $0 != 0 }
+            return
+                "mask 0x\(String(event.mask, radix: 16)) on watch \(event.wd) name '\(String(decoding: name, as: UTF8.self))'"
+        }
     }
 
     func run(control: UInt8, payload: [UInt8]) {
-        FuzzWork.removeTree(target)
-        FuzzWork.removeTree(payloadPath)
-        FuzzWork.mkdirs(target + "/dir/sub")
-        FuzzWork.mkdirs(target + "/opaque/keep")
+        if count == FuzzWork.generation {
+            compareSentinel(after: sentinelEvent())
+            startGeneration()
+        }
+        count += 1
+        // The lower layer whiteouts and opaque markers act on.
+        for dir in ["", "/dir", "/dir/sub", "/opaque", "/opaque/keep"] {
+            require(mkdir(target + dir, 0o755) == 0, "mkdir \(target + dir): \(String(cString: strerror(errno)))")
+        }
         FuzzWork.write(target + "/dir/old", Array("old\n".utf8))
         FuzzWork.write(target + "/opaque/old", Array("old\n".utf8))
         FuzzWork.write(target + "/keep", Array("keep\n".utf8))
         symlink("dir", target + "/link")
+        if unlink(payloadPath) != 0 && errno != ENOENT { FuzzWork.removeTree(payloadPath) }
 
         // The uncompressed tar, when known: its digest is the diff ID unpack must return.
         var uncompressed: [UInt8]? = payload
@@ -137,15 +221,10 @@ private final class FuzzWork {
             result = nil
         }
 
-        let now = FuzzWork.snapshot(sentinel)
-        if now != sentinelState {
-            let changed = zip(now, sentinelState).first { $0 != $1 }.map { "\($0.0) was \($0.1)" }
-            fatalError(
-                "the sentinel beside the target changed: \(changed ?? "\(now.count) entries, was \(sentinelState.count)")"
-            )
-        }
+        let event = sentinelEvent()
+        if !event.isEmpty { compareSentinel(after: event) }
         let children = Set(FuzzWork.names(base))
-        let expected: Set<String> = ["input", "payload", "target", "sentinel"]
+        let expected: Set<String> = ["input", "payload", "target", "sentinel", "trash"]
         require(children.isSubset(of: expected), "unexpected entries beside the target: \(children)")
 
         checkTarget(mode: mode)
@@ -154,6 +233,8 @@ private final class FuzzWork {
             require(result.diffID == Digest.sha256(of: uncompressed), "diff ID differs from the tar's digest")
             require(result.size == Int64(uncompressed.count), "size \(result.size) != \(uncompressed.count)")
         }
+        require(
+            rename(target, trash + "/\(count)") == 0, "moving the target away: \(String(cString: strerror(errno)))")
     }
 
     /// Whiteouts never extracted; overlay attributes never forged.
@@ -170,10 +251,9 @@ private final class FuzzWork {
                     lstat(FuzzWork.cPath(bytes), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR,
                     "a whiteout was extracted: \(path)")
             }
-            var buffer = [CChar](repeating: 0, count: 65536)
-            let length = llistxattr(FuzzWork.cPath(bytes), &buffer, buffer.count)
+            let length = llistxattr(FuzzWork.cPath(bytes), &xattrNames, xattrNames.count)
             guard length > 0 else { continue }
-            let names = buffer[0..<length].split(separator: 0).map {
+            let names = xattrNames[0..<length].split(separator: 0).map {
                 String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
             for attribute in names where attribute.hasPrefix("trusted.overlay.") {

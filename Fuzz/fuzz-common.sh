@@ -5,6 +5,8 @@
 # fuzzer. berth's own sources are compiled with swiftc -sanitize=$sanitizers (coverage for
 # libFuzzer); swift-crypto is not instrumented.
 
+fuzz_wrapper=()
+
 crypto_ready() {
   bin=.build/debug
   if [ ! -e "$bin/Modules/Crypto.swiftmodule" ]; then
@@ -27,15 +29,17 @@ build_ociimage() {
 }
 
 # Runs "$1" (the fuzzer binary) for $runs executions on "$2" (its working corpus), then, with
-# FUZZ_MERGE=1, merges what it found into "$3" (the repository's corpus, minimized).
+# FUZZ_MERGE=1, merges what it found into "$3" (the repository's corpus, minimized). A script may
+# set fuzz_wrapper=(...) to a command the fuzzer runs under (the tar fuzzer: a private mount
+# namespace).
 run_fuzzer() {
   local fuzzer=$1 corpus=$2 seeds=$3
   shift 3
-  SWIFT_BACKTRACE=enable=no nice -n 5 "$fuzzer" -runs="$runs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
+  SWIFT_BACKTRACE=enable=no nice -n 5 "${fuzz_wrapper[@]}" "$fuzzer" -runs="$runs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$out/" "$@" "$corpus" > "$out/fuzz.log" 2>&1 || { tail -n 40 "$out/fuzz.log"; exit 1; }
   tail -n 20 "$out/fuzz.log"
   if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-    nice -n 5 "$fuzzer" -merge=1 -max_len="$max_len" "$@" "$seeds" "$corpus" > "$out/merge.log" 2>&1
+    nice -n 5 "${fuzz_wrapper[@]}" "$fuzzer" -merge=1 -max_len="$max_len" "$@" "$seeds" "$corpus" > "$out/merge.log" 2>&1
     tail -n 2 "$out/merge.log"
   fi
 }

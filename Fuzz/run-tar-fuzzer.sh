@@ -24,4 +24,6 @@ nice -n 5 swiftc -O -sanitize="$sanitizers" -parse-as-library -module-name Layer
   Sources/LayerArchive/*.swift Fuzz/TarFuzzer.swift "$out/OCIImage.o" "${crypto_objects[@]}" -larchive \
   -o "$out/tar-fuzzer"
 trap 'rm -rf "${FUZZ_TAR_WORK:-/dev/shm/berth-fuzz-tar}"' EXIT
+# The harness mounts tmpfs generations on its work directory: in a mount namespace of its own.
+fuzz_wrapper=(unshare --mount --propagation private)
 run_fuzzer "$out/tar-fuzzer" "$out/corpus" Fuzz/corpus/tar

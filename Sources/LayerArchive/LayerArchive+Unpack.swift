@@ -39,11 +39,26 @@ struct Unpacker {
     let label: String
     let directory: String
     let mode: WhiteoutMode
+    /// The directory the previous entry went into, kept open for the next one.
+    private let parents = ParentCache()
 
     private static let whiteoutPrefix = Array(".wh.".utf8)
     private static let opaqueMarker = Array(".wh..wh..opq".utf8)
     private static let overlayXattrPrefix = Array("trusted.overlay.".utf8)
     private static let userXattrPrefix = Array("user.".utf8)
+
+    /// The parent directory of the previous entry, open. Consecutive entries of a layer mostly
+    /// share their parent, so it is reused instead of walked again from the root. Anything that
+    /// removes entries (whiteouts, opaque markers, replacements) marks it stale: a directory on
+    /// its path may be gone, and the next entry walks from the root again. The descriptor is only
+    /// closed when the next entry replaces it, never while an entry still uses it.
+    private final class ParentCache {
+        var components: [[UInt8]] = []
+        var fd: Int32 = -1
+        var stale = false
+
+        deinit { if fd >= 0 { close(fd) } }
+    }
 
     /// What the entries read so far left to do at the end.
     private final class Progress {
@@ -100,8 +115,7 @@ struct Unpacker {
         let components = try Self.components(name, label: label)
         if components.isEmpty { return }  // the root itself
         let relative = PathBytes.joined(components)
-        let parentFD = try openParent(rootFD, components.dropLast(), entry: entryName)
-        defer { close(parentFD) }
+        let parentFD = try cachedParent(rootFD, components.dropLast(), entry: entryName)
         let base = components[components.count - 1]
         if base == Self.opaqueMarker {
             try opaque(
@@ -164,6 +178,21 @@ struct Unpacker {
         return result
     }
 
+    /// The directory holding an entry, from the cache when the previous entry had the same parent
+    /// and nothing was removed since; otherwise opened by ``openParent(_:_:entry:)`` and cached.
+    private func cachedParent(_ rootFD: Int32, _ components: ArraySlice<[UInt8]>, entry: String)
+        throws(LayerArchiveError) -> Int32
+    {
+        if parents.fd >= 0, !parents.stale, parents.components.elementsEqual(components) { return parents.fd }
+        if parents.fd >= 0 { close(parents.fd) }
+        parents.fd = -1
+        let fd = try openParent(rootFD, components, entry: entry)
+        parents.fd = fd
+        parents.components = Array(components)
+        parents.stale = false
+        return fd
+    }
+
     /// Opens the directory holding an entry, creating missing parents (0755) and refusing any
     /// component that is a symlink or not a directory.
     private func openParent(_ rootFD: Int32, _ components: ArraySlice<[UInt8]>, entry: String)
@@ -208,6 +237,7 @@ struct Unpacker {
     private func opaque(_ parentFD: Int32, parent: [UInt8], written: Set<[UInt8]>, entry: String)
         throws(LayerArchiveError)
     {
+        parents.stale = true
         switch mode {
         case .overlay:
             guard fsetxattr(parentFD, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
@@ -254,8 +284,12 @@ struct Unpacker {
                 throw LayerArchiveError(
                     path: label, entry: entryName, message: "refused: declared size \(size) bytes is implausibly large")
             }
-            try removeNonDirectory(parentFD, base)
-            let fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            // Created first; only a name already taken costs a removal and a second try.
+            var fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 && errno == EEXIST {
+                try removeAll(parentFD, base)
+                fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            }
             guard fd >= 0 else { throw fail("create file") }
             defer { close(fd) }
             try writeData(archive, to: fd, size: size, entry: entryName)
@@ -264,8 +298,11 @@ struct Unpacker {
             guard let link = archive_entry_symlink(entry) ?? archive_entry_symlink_utf8(entry) else {
                 throw LayerArchiveError(path: label, entry: entryName, message: "symlink without a target")
             }
-            try removeNonDirectory(parentFD, base)
-            guard symlinkat(link, parentFD, name) == 0 else { throw fail("create symlink") }
+            if symlinkat(link, parentFD, name) != 0 {
+                guard errno == EEXIST else { throw fail("create symlink") }
+                try removeAll(parentFD, base)
+                guard symlinkat(link, parentFD, name) == 0 else { throw fail("create symlink") }
+            }
         case UInt32(Glibc.S_IFIFO), UInt32(Glibc.S_IFCHR), UInt32(Glibc.S_IFBLK):
             try removeNonDirectory(parentFD, base)
             let device = DeviceNumber.make(
@@ -323,6 +360,7 @@ struct Unpacker {
         var block: UnsafeRawPointer?
         var length = 0
         var offset: Int64 = 0
+        var end: Int64 = 0  // where the last data written ends
         while true {
             let rc = archive_read_data_block(archive, &block, &length, &offset)
             if rc == ARCHIVE_EOF { break }
@@ -335,29 +373,55 @@ struct Unpacker {
             }
             guard let block else { continue }
             // All-zero 4 KiB pieces become holes: files stay sparse, whatever the tar's encoding.
+            // Runs of data pieces between holes go out in one write each.
             var piece = 0
+            var run = 0
             while piece < length {
                 let count = min(4096, length - piece)
-                let bytes = UnsafeRawBufferPointer(start: block + piece, count: count)
-                if !bytes.allSatisfy({ $0 == 0 }) {
-                    var done = 0
-                    while done < count {
-                        let n = pwrite(fd, bytes.baseAddress! + done, count - done, off_t(offset) + off_t(piece + done))
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw LayerArchiveError(
-                                path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
-                        }
-                        done += n
-                    }
+                if Self.isZero(block + piece, count) {
+                    try write(block, from: run, to: piece, at: offset, fd: fd, entry: entry)
+                    run = piece + count
+                } else if piece + count == length {
+                    try write(block, from: run, to: length, at: offset, fd: fd, entry: entry)
                 }
                 piece += count
             }
+            if run < length { end = max(end, offset + Int64(length)) }
         }
         // Sparse files end in a hole: set the size explicitly.
-        guard ftruncate(fd, off_t(size)) == 0 else {
+        guard end == size || ftruncate(fd, off_t(size)) == 0 else {
             throw LayerArchiveError(path: label, entry: entry, message: "truncate: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Writes bytes `from..<to` of a data block that starts at `offset` of the file.
+    private func write(
+        _ block: UnsafeRawPointer, from: Int, to: Int, at offset: Int64, fd: Int32, entry: String
+    ) throws(LayerArchiveError) {
+        var done = from
+        while done < to {
+            let n = pwrite(fd, block + done, to - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LayerArchiveError(
+                    path: label, entry: entry, message: "write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    /// Whether `count` bytes at `start` are all zero, eight at a time.
+    private static func isZero(_ start: UnsafeRawPointer, _ count: Int) -> Bool {
+        var index = 0
+        while index + 8 <= count {
+            if start.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if start.load(fromByteOffset: index, as: UInt8.self) != 0 { return false }
+            index += 1
+        }
+        return true
     }
 
     private func applyXattrs(
@@ -388,6 +452,7 @@ struct Unpacker {
 
     /// Removes `name` under `parentFD`, recursively for directories, never following symlinks.
     private func removeAll(_ parentFD: Int32, _ name: [UInt8]) throws(LayerArchiveError) {
+        parents.stale = true
         let cName = PathBytes.cString(name)
         var st = stat()
         guard fstatat(parentFD, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }

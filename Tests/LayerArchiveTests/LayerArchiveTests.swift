@@ -175,6 +175,13 @@ import Testing
             "i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = 'etc/shadow'; t.addfile(i)", "hardlink"
         ),
         (
+            // The directory the previous entries went into is replaced by a symlink: the next
+            // entry must not go into the old (cached) directory nor follow the link.
+            "parent-replaced-by-symlink",
+            "i = tarfile.TarInfo('d'); i.type = tarfile.DIRTYPE; t.addfile(i)\ni = tarfile.TarInfo('d/x'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))\ni = tarfile.TarInfo('d'); i.type = tarfile.SYMTYPE; i.linkname = 'OUTSIDE'; t.addfile(i)\ni = tarfile.TarInfo('d/escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))",
+            "symlink"
+        ),
+        (
             "huge-sparse",
             "i = tarfile.TarInfo('big'); i.size = 0; i.pax_headers = {'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'big', 'GNU.sparse.realsize': str(1 << 60)}; t.addfile(i)",
             "corrupt archive"
@@ -193,6 +200,40 @@ import Testing
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: scratch.base + "/escaped"))
+    }
+
+    /// Data and zero runs of every length around the 4 KiB pieces come back byte for byte; all-zero
+    /// pieces become holes, also at the end of a file; many files share a parent directory.
+    @Test func dataRunsAndHolesSurvive() throws {
+        let scratch = try Scratch()
+        let target = try scratch.dir("target")
+        let tar = scratch.base + "/runs.tar"
+        let script = """
+            patterns = [b'a' * 4096 + b'\\0' * 8192 + b'b' * 100 + b'\\0' * 20000, b'\\0' * 10000 + b'c' * 5000,
+                        b'd' * 70000, b'', b'\\0' * 4096, b'e' + b'\\0' * 4095 + b'f']
+            for n in range(60):
+                data = patterns[n % len(patterns)]
+                i = tarfile.TarInfo('dir%d/f%d' % (n // 20, n)); i.size = len(data); t.addfile(i, io.BytesIO(data))
+            """
+        try craft(tar, script)
+        _ = try LayerArchive.unpack(layerAt: tar, into: target, mode: .apply)
+        let patterns: [[UInt8]] = [
+            [UInt8](repeating: 0x61, count: 4096) + [UInt8](repeating: 0, count: 8192)
+                + [UInt8](repeating: 0x62, count: 100)
+                + [UInt8](repeating: 0, count: 20000),
+            [UInt8](repeating: 0, count: 10000) + [UInt8](repeating: 0x63, count: 5000),
+            [UInt8](repeating: 0x64, count: 70000), [], [UInt8](repeating: 0, count: 4096),
+            [0x65] + [UInt8](repeating: 0, count: 4095) + [0x66],
+        ]
+        for n in 0..<60 {
+            let path = target + "/dir\(n / 20)/f\(n)"
+            let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(data == patterns[n % patterns.count], "\(path)")
+        }
+        var st = stat()
+        #expect(stat(target + "/dir0/f0", &st) == 0)
+        #expect(st.st_size == 32388)
+        #expect(st.st_blocks * 512 < 16384, "the zero pieces are holes")
     }
 
     /// `a/`, `a/b/`, then `a` replaced by a symlink to a directory outside: setting the
