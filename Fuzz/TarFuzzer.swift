@@ -11,7 +11,7 @@
 //   otherwise:        the payload is the layer file as it is (it may itself be gzip, zstd, …)
 //   control & 4:      unpack in .overlay mode (whiteouts become 0:0 devices), else .apply
 //
-// Work directory ($FUZZ_TAR_WORK, default /dev/shm/berth-fuzz-tar; one fuzzer at a time). The
+// Work directory ($FUZZ_TAR_WORK, default /dev/shm/berth-fuzz-tar, plus -$FUZZ_WORKER). The
 // harness mounts a tmpfs there (the run script starts it in a private mount namespace) and
 // mounts a fresh one every `generation` inputs, so the targets of earlier inputs never have to be
 // removed entry by entry:
@@ -100,7 +100,10 @@ private final class FuzzWork {
     var xattrNames = [CChar](repeating: 0, count: 65536)
 
     init() {
-        base = ProcessInfo.processInfo.environment["FUZZ_TAR_WORK"] ?? "/dev/shm/berth-fuzz-tar"
+        let environment = ProcessInfo.processInfo.environment
+        base =
+            (environment["FUZZ_TAR_WORK"] ?? "/dev/shm/berth-fuzz-tar")
+            + (environment["FUZZ_WORKER"].map { "-" + $0 } ?? "")
         input = base + "/input"
         payloadPath = base + "/payload"
         target = base + "/target"

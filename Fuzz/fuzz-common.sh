@@ -31,13 +31,43 @@ build_ociimage() {
 # Runs "$1" (the fuzzer binary) for $runs executions on "$2" (its working corpus), then, with
 # FUZZ_MERGE=1, merges what it found into "$3" (the repository's corpus, minimized). A script may
 # set fuzz_wrapper=(...) to a command the fuzzer runs under (the tar fuzzer: a private mount
-# namespace).
+# namespace). FUZZ_WORKERS=N (default 1) shares the executions among N fuzzer processes on the one
+# corpus (libFuzzer reloads it, so each sees what the others found); worker i gets FUZZ_WORKER=i
+# and writes $out/fuzz-i.log. A crash in any worker stops them all.
 run_fuzzer() {
   local fuzzer=$1 corpus=$2 seeds=$3
   shift 3
-  SWIFT_BACKTRACE=enable=no nice -n 5 "${fuzz_wrapper[@]}" "$fuzzer" -runs="$runs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$out/" "$@" "$corpus" > "$out/fuzz.log" 2>&1 || { tail -n 40 "$out/fuzz.log"; exit 1; }
-  tail -n 20 "$out/fuzz.log"
+  local workers=${FUZZ_WORKERS:-1} pids=() i status=0
+  for ((i = 0; i < workers; i++)); do
+    FUZZ_WORKER=$i SWIFT_BACKTRACE=enable=no nice -n 5 "${fuzz_wrapper[@]}" "$fuzzer" \
+      -runs="$(((runs + workers - 1) / workers))" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$out/" "$@" "$corpus" > "$out/fuzz-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  # The first worker to stop with a finding ends the others.
+  while ((${#pids[@]} > 0)); do
+    local rc=0 done_pid
+    wait -n -p done_pid "${pids[@]}" || rc=$?
+    local left=() p
+    for p in "${pids[@]}"; do [ "$p" = "$done_pid" ] || left+=("$p"); done
+    pids=("${left[@]}")
+    if ((rc != 0)); then
+      status=$rc
+      if ((${#pids[@]} > 0)); then
+        kill "${pids[@]}" 2> /dev/null || true
+        wait "${pids[@]}" 2> /dev/null || true
+      fi
+      pids=()
+    fi
+  done
+  local total=0 units
+  for ((i = 0; i < workers; i++)); do
+    if ((status != 0)); then tail -n 40 "$out/fuzz-$i.log"; else tail -n 20 "$out/fuzz-$i.log"; fi
+    units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/fuzz-$i.log")
+    total=$((total + ${units:-0}))
+  done
+  echo "executions in all: $total ($workers worker(s))"
+  ((status == 0)) || exit 1
   if [ "${FUZZ_MERGE:-0}" = 1 ]; then
     nice -n 5 "${fuzz_wrapper[@]}" "$fuzzer" -merge=1 -max_len="$max_len" "$@" "$seeds" "$corpus" > "$out/merge.log" 2>&1
     tail -n 2 "$out/merge.log"

@@ -4,6 +4,7 @@
 #   FUZZ_SANITIZERS=fuzzer,address Fuzz/run-parser-fuzzer.sh   (with AddressSanitizer: several times slower)
 #   FUZZ_MAX_LEN=1024 (default)           longest input libFuzzer generates
 #   FUZZ_MERGE=1                          afterwards minimize the new inputs into Fuzz/corpus/parser
+#   FUZZ_WORKERS=2                        two fuzzer processes share the executions and the corpus
 # Seeds: Fuzz/corpus/parser (kept in the repo) plus every Dockerfile under Fixtures/.
 # Prints libFuzzer's final stats; exits non-zero on a crash (the crash input is kept in $FUZZ_OUT).
 set -euo pipefail
@@ -12,15 +13,10 @@ runs=${1:-10000000}
 out=${FUZZ_OUT:-Fuzz/out-parser}
 sanitizers=${FUZZ_SANITIZERS:-fuzzer}
 max_len=${FUZZ_MAX_LEN:-1024}
+. Fuzz/fuzz-common.sh
 mkdir -p "$out/corpus"
 cp Fuzz/corpus/parser/* "$out/corpus/" 2>/dev/null || true
 find Fixtures -name Dockerfile -exec sh -c 'cp "$1" "'"$out"'/corpus/fixture-$(echo "$1" | tr / _)"' _ {} \;
 swiftc -O -sanitize="$sanitizers" -parse-as-library -module-name DockerfileSyntax \
   Sources/DockerfileSyntax/*.swift Fuzz/ParserFuzzer.swift -o "$out/parser-fuzzer"
-SWIFT_BACKTRACE=enable=no nice -n 5 "$out/parser-fuzzer" -runs="$runs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
-  -artifact_prefix="$out/" "$out/corpus" > "$out/fuzz.log" 2>&1 || { tail -n 40 "$out/fuzz.log"; exit 1; }
-tail -n 20 "$out/fuzz.log"
-if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-  nice -n 5 "$out/parser-fuzzer" -merge=1 -max_len="$max_len" Fuzz/corpus/parser "$out/corpus" > "$out/merge.log" 2>&1
-  tail -n 2 "$out/merge.log"
-fi
+run_fuzzer "$out/parser-fuzzer" "$out/corpus" Fuzz/corpus/parser
