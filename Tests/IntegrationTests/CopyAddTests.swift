@@ -287,6 +287,64 @@ import Testing
         #expect(!Self.cached(second.stderr, "COPY --exclude=*.md"), "\(second.stderr)")
     }
 
+    /// A selected source that is a symlink is followed inside the context (BuildKit's
+    /// FollowSymlinks): `COPY link /a` copies the file `link` points to, under the name the
+    /// destination gives; symlinks inside a copied directory stay symlinks; a link that leaves the
+    /// context is not found. The cache key follows the link too.
+    @Test func selectedSymlinksAreFollowedInsideTheContext() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let ctx = try h.context(
+            "symlinks",
+            [
+                "Dockerfile": """
+                ARG BASE
+                FROM $BASE
+                COPY link /a
+                COPY dirlink /b/
+                COPY link dir/ /d/
+                COPY abs /f
+
+                """,
+                "file": "hello\n", "dir/sub/f": "inner\n",
+            ])
+        for (target, name) in [("file", "link"), ("sub", "dir/sublink"), ("dir", "dirlink"), ("/file", "abs")] {
+            #expect(symlink(target, ctx + "/" + name) == 0)
+        }
+        let prefixes = ["a", "b", "d", "f"]
+        let berth = try FileSystemListing.berth(h, context: ctx, prefixes: prefixes)
+        #expect(berth.contains("a f 0o644 0:0 "), "\(berth)")
+        #expect(berth.contains("d/link f 0o644 0:0 "), "\(berth)")
+        #expect(berth.contains("b/sublink l 0o777 0:0 sub"), "\(berth)")
+        if BerthHarness.dockerAvailable {
+            let docker = try FileSystemListing.docker(h, context: ctx, prefixes: prefixes)
+            #expect(berth == docker, "berth:\n\(berth)\ndocker:\n\(docker)")
+        } else {
+            print("CopyAddTests: docker comparison skipped (no docker daemon)")
+        }
+
+        // The key is the target's content: changing the file re-runs `COPY link /a`.
+        #expect(
+            try h.berth(["build", "--progress", "plain", "--build-arg", "BASE=busybox-base", "-t", "s", ctx]).status
+                == 0)
+        try "changed\n".write(toFile: ctx + "/file", atomically: false, encoding: .utf8)
+        let again = try h.berth(["build", "--progress", "plain", "--build-arg", "BASE=busybox-base", "-t", "s", ctx])
+        #expect(again.status == 0)
+        #expect(!Self.cached(again.stderr, "COPY link /a"), "\(again.stderr)")
+        let unchanged = try h.berth([
+            "build", "--progress", "plain", "--build-arg", "BASE=busybox-base", "-t", "s", ctx,
+        ])
+        #expect(Self.cached(unchanged.stderr, "COPY link /a"), "\(unchanged.stderr)")
+
+        // Out of the context: not found, as BuildKit says.
+        #expect(symlink("../outside", ctx + "/esc") == 0)
+        try "ARG BASE\nFROM $BASE\nCOPY esc /e\n".write(toFile: ctx + "/Dockerfile", atomically: false, encoding: .utf8)
+        let escaped = try h.berth(["build", "--build-arg", "BASE=busybox-base", ctx])
+        #expect(escaped.status == 1)
+        #expect(escaped.stderr.contains("\"esc\" not found in the build context"), "\(escaped.stderr)")
+    }
+
     /// Whether the plain-progress step titled `title` was answered from the cache.
     static func cached(_ progress: String, _ title: String) -> Bool {
         let lines = progress.split(separator: "\n")

@@ -30,7 +30,7 @@ enum ContentHash {
         for source in sources {
             hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
             try FileWalk.walk(
-                hostPath: source.hostPath, contextPath: source.relativePath,
+                hostPath: source.hostPath, contextPath: source.contextPath,
                 include: root.decision(for: source)
             ) { entry, _ in
                 let mode = entry.status.st_mode

@@ -28,7 +28,7 @@ struct SourceRoot {
     /// `--exclude` patterns (on paths relative to `source`), so excluded files are neither copied
     /// nor hashed.
     func decision(for source: SelectedSource) -> (String, Bool) -> WalkDecision {
-        let prefix = source.relativePath
+        let prefix = source.contextPath
         return { contextPath, isDirectory in
             let decided = self.decision(contextPath, isDirectory)
             guard decided != .skipTree, let excludes = self.excludes, !excludes.isEmpty else { return decided }
@@ -52,10 +52,17 @@ struct SourceRoot {
 
 /// A source path a COPY selected.
 struct SelectedSource {
-    /// Path relative to the source root, `/`-separated, without leading `/` (empty for the root).
+    /// Path relative to the source root, `/`-separated, without leading `/` (empty for the root),
+    /// as selected: its last component names what is copied.
     var relativePath: String
+    /// Where the content is read: for a selected symlink, its target resolved inside the root.
     var hostPath: String
     var status: stat
+    /// For a selected symlink, the root-relative path of its target; nil otherwise.
+    var resolvedPath: String? = nil
+    /// The root-relative path of what is read, which .dockerignore and `--exclude` are matched
+    /// against while walking it.
+    var contextPath: String { resolvedPath ?? relativePath }
     var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
     var baseName: String {
         relativePath.split(separator: "/").last.map(String.init) ?? ""
@@ -104,15 +111,30 @@ enum SourceSelection {
             }
             matches = next
         }
-        return matches.compactMap { rel, host in
+        return try matches.compactMap { rel, host in
             var st = stat()
-            guard lstat(host, &st) == 0 else { return nil }
-            if let ignore = root.ignore, !rel.isEmpty, ignore.isExcluded(rel),
-                (st.st_mode & S_IFMT) != S_IFDIR || ignore.canSkipDirectory(rel)
-            {
-                return nil
+            guard lstat(host, &st) == 0, !isIgnored(rel, st, by: root) else { return nil }
+            guard (st.st_mode & S_IFMT) == S_IFLNK else {
+                return SelectedSource(relativePath: rel, hostPath: host, status: st)
             }
-            return SelectedSource(relativePath: rel, hostPath: host, status: st)
+            // A selected symlink is followed, inside the root, as BuildKit does (`COPY link /a`
+            // copies what `link` points to, named `a`); symlinks met while walking a selected
+            // directory stay symlinks. A target outside the root or missing is not found.
+            let target: String
+            do {
+                target = try RootedPath.resolve(rel, in: root.hostPath)
+            } catch {
+                throw BuildError("\(root.label): too many levels of symbolic links in \(rel)")
+            }
+            let resolved = target == root.hostPath ? "" : String(target.dropFirst(root.hostPath.count + 1))
+            guard lstat(target, &st) == 0, resolved.isEmpty || !isIgnored(resolved, st, by: root) else { return nil }
+            return SelectedSource(relativePath: rel, hostPath: target, status: st, resolvedPath: resolved)
         }.sorted { $0.relativePath < $1.relativePath }
+    }
+
+    /// Whether .dockerignore leaves `path` (and, for a directory, everything under it) out.
+    private static func isIgnored(_ path: String, _ status: stat, by root: SourceRoot) -> Bool {
+        guard let ignore = root.ignore, !path.isEmpty, ignore.isExcluded(path) else { return false }
+        return (status.st_mode & S_IFMT) != S_IFDIR || ignore.canSkipDirectory(path)
     }
 }

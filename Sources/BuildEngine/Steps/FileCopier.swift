@@ -18,7 +18,7 @@ struct FileCopier {
     /// `destination`, which takes the directory's mode.
     func copy(_ source: SelectedSource, to destination: String) throws {
         try FileWalk.walk(
-            hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision(for: source)
+            hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
             let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
             try Task.checkCancellation()
@@ -27,7 +27,7 @@ struct FileCopier {
         // Directory mtimes change as children are added: set them once everything is in place.
         if source.isDirectory {
             try FileWalk.walk(
-                hostPath: source.hostPath, contextPath: source.relativePath, include: sourceRoot.decision(for: source)
+                hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
             ) { entry, _ in
                 guard entry.isDirectory else { return }
                 let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
