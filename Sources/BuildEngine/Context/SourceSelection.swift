@@ -41,6 +41,18 @@ struct SourceRoot {
         }
     }
 
+    /// `path` with its symlinks resolved inside this root: the host path and the root-relative
+    /// path ("" for the root itself). `what` names the path in the error for a symlink loop.
+    func resolve(_ path: String, what: String) throws -> (host: String, relative: String) {
+        let host: String
+        do {
+            host = try RootedPath.resolve(path, in: hostPath)
+        } catch {
+            throw BuildError("\(what): too many levels of symbolic links in the \(label)")
+        }
+        return (host, host == hostPath ? "" : String(host.dropFirst(hostPath.count + 1)))
+    }
+
     /// Whether `--exclude` drops a selected source as a whole (matched by its base name, as
     /// `COPY --exclude=*.txt hom* /dst/` drops `home.txt`).
     func excludesWhole(_ source: SelectedSource) -> Bool {
@@ -120,13 +132,7 @@ enum SourceSelection {
             // A selected symlink is followed, inside the root, as BuildKit does (`COPY link /a`
             // copies what `link` points to, named `a`); symlinks met while walking a selected
             // directory stay symlinks. A target outside the root or missing is not found.
-            let target: String
-            do {
-                target = try RootedPath.resolve(rel, in: root.hostPath)
-            } catch {
-                throw BuildError("\(root.label): too many levels of symbolic links in \(rel)")
-            }
-            let resolved = target == root.hostPath ? "" : String(target.dropFirst(root.hostPath.count + 1))
+            let (target, resolved) = try root.resolve(rel, what: rel)
             guard lstat(target, &st) == 0, resolved.isEmpty || !isIgnored(resolved, st, by: root) else { return nil }
             return SelectedSource(relativePath: rel, hostPath: target, status: st, resolvedPath: resolved)
         }.sorted { $0.relativePath < $1.relativePath }

@@ -206,13 +206,7 @@ extension StageBuilder {
 
     /// The bind source `path` inside `root`, symlinks resolved inside it, as a selection.
     private func selectBindSource(_ path: String, in root: SourceRoot) throws -> SelectedSource {
-        let host: String
-        do {
-            host = try RootedPath.resolve(path, in: root.hostPath)
-        } catch {
-            throw BuildError("mount source \(path): too many levels of symbolic links in the \(root.label)")
-        }
-        let relative = host == root.hostPath ? "" : String(host.dropFirst(root.hostPath.count + 1))
+        let (host, relative) = try root.resolve(path, what: "mount source \(path)")
         var st = stat()
         guard lstat(host, &st) == 0,
             relative.isEmpty || root.ignore.map({ !$0.isExcluded(relative) }) ?? true
