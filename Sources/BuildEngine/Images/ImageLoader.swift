@@ -2,6 +2,7 @@ import Foundation
 import ImageStore
 import LayerArchive
 import OCIImage
+import Snapshots
 
 #if canImport(Glibc)
     import Glibc
@@ -101,7 +102,9 @@ public struct ImageLoader: Sendable {
     }
 
     /// Stores one image: each layer decompressed, checked against the config's diff IDs, and
-    /// unpacked into a snapshot.
+    /// unpacked into a snapshot, as `docker load` does — so a layer that cannot be unpacked (an
+    /// entry through a symlink, outside the root, ...) is refused here, before the image or a tag
+    /// exists, not at its first run.
     private func store(configBytes: [UInt8], layerFiles: [String], path: String) async throws -> StoredImage {
         let config = try CanonicalJSON.decode(ImageConfig.self, from: configBytes, what: "\(path) image config")
         guard config.rootfs.diffIDs.count == layerFiles.count else {
@@ -109,6 +112,8 @@ public struct ImageLoader: Sendable {
                 "\(path): the config lists \(config.rootfs.diffIDs.count) layers, the archive \(layerFiles.count)")
         }
         var descriptors: [Descriptor] = []
+        let snapshotter = Snapshotter(store: store)
+        var parent: SnapshotRecord?
         for (file, expected) in zip(layerFiles, config.rootfs.diffIDs) {
             let temporary = store.temporaryPath("layer")
             let digest: LayerDigest
@@ -124,9 +129,14 @@ public struct ImageLoader: Sendable {
                     "\(path): layer \((file as NSString).lastPathComponent) has digest \(digest.diffID), the config expects \(expected)"
                 )
             }
-            descriptors.append(
-                try await store.ingestFile(
-                    at: temporary, digest: digest.diffID, size: digest.size, mediaType: MediaType.ociLayer))
+            let descriptor = try await store.ingestFile(
+                at: temporary, digest: digest.diffID, size: digest.size, mediaType: MediaType.ociLayer)
+            do {
+                parent = try await snapshotter.unpack(layer: descriptor, diffID: digest.diffID, parent: parent)
+            } catch {
+                throw LoadError("\(path): layer \((file as NSString).lastPathComponent) cannot be unpacked: \(error)")
+            }
+            descriptors.append(descriptor)
         }
         return try await store.putImage(configBytes: configBytes, config: config, layers: descriptors)
     }
