@@ -34,11 +34,11 @@ public struct IgnoreMatcher: Sendable {
     public init(patterns list: [String]) throws(IgnorePatternError) {
         var patterns: [Pattern] = []
         for raw in list {
-            var text = raw.trimmingCharacters(in: .whitespaces)
+            var text = raw.trimming(.whitespaces)
             if text.isEmpty { continue }
             var exclusion = false
             if text.hasPrefix("!") {
-                text = String(text.dropFirst()).trimmingCharacters(in: .whitespaces)
+                text = String(text.dropFirst()).trimming(.whitespaces)
                 guard !text.isEmpty else {
                     throw IgnorePatternError(pattern: raw, message: "illegal exclusion pattern: \"!\"")
                 }
@@ -69,12 +69,12 @@ public struct IgnoreMatcher: Sendable {
                 if line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
                 first = false
             }
-            var pattern = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            var pattern = line.trimming(.whitespacesAndNewlines)
             if pattern.isEmpty || pattern.hasPrefix("#") { continue }
             var invert = false
             if pattern.hasPrefix("!") {
                 invert = true
-                pattern = String(pattern.dropFirst()).trimmingCharacters(in: .whitespaces)
+                pattern = String(pattern.dropFirst()).trimming(.whitespaces)
             }
             if !pattern.isEmpty {
                 pattern = clean(pattern)

@@ -42,7 +42,7 @@ struct InstructionBuilder {
 
     func info(_ node: Node) -> CommandInfo {
         CommandInfo(
-            keyword: node.value.uppercased(), original: node.original.trimmingCharacters(in: .whitespaces),
+            keyword: node.value.uppercased(), original: node.original.trimming(.whitespaces),
             location: SourceRange(startLine: node.startLine, endLine: node.endLine))
     }
 
@@ -119,7 +119,7 @@ struct InstructionBuilder {
         }
         return Stage(
             name: name, baseName: args[0], platform: parsed.values["platform"],
-            original: node.original.trimmingCharacters(in: .whitespaces),
+            original: node.original.trimming(.whitespaces),
             location: SourceRange(startLine: node.startLine, endLine: node.endLine), commands: [])
     }
 
@@ -248,7 +248,7 @@ struct InstructionBuilder {
                 throw error(node, "\(nested.value.uppercased()) isn't allowed as an ONBUILD trigger")
             default: break
             }
-            let expression = nested.original.trimmingCharacters(in: .whitespaces)
+            let expression = nested.original.trimming(.whitespaces)
             return .onbuild(OnbuildCommand(info: info, expression: expression))
         default:
             let suggestion = Self.nearest(keyword)

@@ -5,7 +5,7 @@ enum LineParsers {
     /// Builds an instruction node from a logical line: keyword, `--flags`, then arguments split
     /// the way the instruction wants them.
     static func nodeFromLine(_ line: String, escape: Character) throws(Parser.LineError) -> Node {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let trimmed = line.trimming(.whitespaces)
         let keywordEnd = trimmed.firstIndex { isSpace($0) } ?? trimmed.endIndex
         let keyword = String(trimmed[..<keywordEnd])
         var rest = String(trimmed[keywordEnd...].drop { isSpace($0) })
@@ -13,7 +13,7 @@ enum LineParsers {
         if !rest.isEmpty {
             (rest, flags) = extractFlags(rest)
         }
-        rest = rest.trimmingCharacters(in: .whitespaces)
+        rest = rest.trimming(.whitespaces)
         var node = Node(value: keyword, flags: flags, original: line)
         switch keyword.lowercased() {
         case "add", "copy", "volume":

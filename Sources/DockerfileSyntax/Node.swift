@@ -71,7 +71,7 @@ extension Node {
                 text += " " + GoQuote.quote(argument.value)
             }
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.trimming(.whitespacesAndNewlines)
     }
 }
 
