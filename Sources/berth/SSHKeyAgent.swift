@@ -7,37 +7,60 @@ import Foundation
 
 /// An ssh-agent of berth's own for `--ssh ID=KEYFILE`: started for the build with the keys
 /// loaded (`ssh-add`), stopped and its directory removed when the build ends.
+///
+/// It must not outlive berth, even a SIGKILLed berth, since it holds the private keys. So the
+/// agent runs a command (ssh-agent's own mode for that: it exits, removing its socket and
+/// directory, once the command has ended) that reads a pipe only berth writes to: when berth
+/// exits, however it exits, the kernel closes berth's end, the command sees end of file and
+/// ends, and the agent follows within its 10-second check.
 final class SSHKeyAgent {
     let socket: String
     private let directory: String
-    private let process: Process
+    private let command: Process
+    private let lifeline: Pipe
+    private var agentPID: pid_t = 0
 
-    /// Starts `ssh-agent -D` on a socket in a private directory and adds `keys`.
+    /// Starts `ssh-agent` with a lifeline command and adds `keys`.
     init(keys: [String], id: String) throws {
         guard let agent = Self.which("ssh-agent"), let add = Self.which("ssh-add") else {
             throw BerthError("--ssh \(id): key files need ssh-agent and ssh-add (apt-get install openssh-client)")
         }
-        var template = Array("/tmp/berth-ssh-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else {
-            throw BerthError("--ssh \(id): cannot create a directory: \(String(cString: strerror(errno)))")
-        }
-        directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        socket = directory + "/agent.sock"
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: agent)
-        process.arguments = ["-D", "-a", socket]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        lifeline = Pipe()
+        // Only berth holds the writing end: no other child may inherit it.
+        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        let report = Pipe()
+        command = Process()
+        command.executableURL = URL(fileURLWithPath: agent)
+        command.arguments = [
+            "--", "/bin/sh", "-c", "echo \"$SSH_AGENT_PID $SSH_AUTH_SOCK\"; exec cat > /dev/null",
+        ]
+        command.standardInput = lifeline
+        command.standardOutput = report
+        command.standardError = FileHandle.nullDevice
+        var started: (pid: pid_t, socket: String)?
         do {
-            try process.run()
-            var waited = 0
-            while !FileManager.default.fileExists(atPath: socket) {
-                guard process.isRunning, waited < 200 else {
-                    throw BerthError("--ssh \(id): ssh-agent did not start")
-                }
-                usleep(25_000)
-                waited += 1
+            try command.run()
+            var line: [UInt8] = []
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = report.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += chunk
             }
+            let fields = String(decoding: line, as: UTF8.self).split(separator: " ")
+            if fields.count == 2, let pid = pid_t(fields[0]), fields[1].hasPrefix("/") {
+                started = (pid, String(fields[1].dropLast(fields[1].hasSuffix("\n") ? 1 : 0)))
+            }
+        } catch {
+            started = nil
+        }
+        socket = started?.socket ?? ""
+        directory = (socket as NSString).deletingLastPathComponent
+        guard let started else {
+            stop()
+            throw BerthError("--ssh \(id): ssh-agent did not start")
+        }
+        agentPID = started.pid
+        do {
             let loader = Process()
             loader.executableURL = URL(fileURLWithPath: add)
             loader.arguments = ["-q"] + keys
@@ -61,15 +84,18 @@ final class SSHKeyAgent {
         }
     }
 
-    /// Stops the agent and removes its socket directory.
+    /// Stops the agent and its command and removes the socket and its directory.
     func stop() {
-        if process.isRunning {
-            // SIGKILL: the agent inherits berth's signal mask, in which SIGTERM is blocked.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        // SIGKILL: both inherit berth's signal mask, in which SIGTERM is blocked.
+        if agentPID > 0 { kill(agentPID, SIGKILL) }
+        if command.isRunning {
+            kill(command.processIdentifier, SIGKILL)
+            command.waitUntilExit()
         }
-        unlink(socket)
-        rmdir(directory)
+        if !socket.isEmpty {
+            unlink(socket)
+            rmdir(directory)
+        }
     }
 
     private static func which(_ name: String) -> String? {

@@ -305,17 +305,42 @@ import Testing
         RUN --mount=type=bind,source=agent-list,target=/agent-list --mount=type=ssh,id=key,required /agent-list > /key.txt
 
         """.write(toFile: keyed + "/Dockerfile", atomically: false, encoding: .utf8)
-        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter {
-            $0.hasPrefix("berth-ssh-")
+        /// The socket directories ssh-agents made in /tmp.
+        func agentDirectories() -> Set<String> {
+            Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("ssh-") }
         }
+        let before = agentDirectories()
         let fromKey = try h.berth(["build", "--progress", "plain", "-t", "keyed", "--ssh", "key=\(key)", keyed])
         #expect(fromKey.status == 0, "\(fromKey.stderr)")
         #expect(try output(h, "keyed", ["cat", "/key.txt"]) == "identities 1\n\(comment)\n")
-        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter {
-            $0.hasPrefix("berth-ssh-")
-        }
-        #expect(after.subtracting(before).isEmpty, "agent directory left behind")
+        #expect(agentDirectories().subtracting(before).isEmpty, "agent directory left behind")
         #expect(h.leakedMounts().isEmpty)
+
+        // A SIGKILLed berth cannot stop its agent, which holds the key: the agent's lifeline
+        // closes with berth, and it exits (within its 10-second check), removing its directory.
+        try """
+        FROM busybox-base
+        RUN --mount=type=ssh,id=key,required sleep 60
+
+        """.write(toFile: keyed + "/Dockerfile", atomically: false, encoding: .utf8)
+        let killed = try Spawned(
+            BerthHarness.binary, ["--root", h.root, "build", "--progress", "plain", "--ssh", "key=\(key)", keyed])
+        var started = Set<String>()
+        for _ in 0..<200 where started.isEmpty {
+            usleep(100_000)
+            started = agentDirectories().subtracting(before)
+        }
+        #expect(!started.isEmpty, "berth started no agent")
+        usleep(1_000_000)
+        kill(killed.pid, SIGKILL)
+        _ = killed.wait()
+        var left = started
+        for _ in 0..<250 where !left.isEmpty {
+            usleep(100_000)
+            left = started.intersection(agentDirectories())
+        }
+        #expect(left.isEmpty, "the agent outlived a SIGKILLed berth: \(left)")
+        #expect(try h.berth(["system", "check", "--repair"]).status == 0)
     }
 
     @Test func badMountNamesTheLine() throws {
