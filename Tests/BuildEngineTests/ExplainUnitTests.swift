@@ -48,3 +48,19 @@ import Testing
         #expect(reasons.last == "removed: gone")
     }
 }
+
+@Suite struct ExplainAlignmentTests {
+    @Test func instructionsAlignOnTheirText() {
+        // An insertion: the rest keep their counterparts.
+        #expect(BuildExplainer.align(["A", "X", "B", "C"], ["A", "B", "C"]) == [0: 0, 2: 1, 3: 2])
+        // A deletion.
+        #expect(BuildExplainer.align(["A", "C"], ["A", "B", "C"]) == [0: 0, 1: 2])
+        // An edit pairs the leftovers between two aligned instructions, in order.
+        #expect(BuildExplainer.align(["A", "B2", "C"], ["A", "B", "C"]) == [0: 0, 1: 1, 2: 2])
+        #expect(BuildExplainer.align(["A", "B2", "X", "C"], ["A", "B", "C"]) == [0: 0, 1: 1, 3: 2])
+        // Moved: one of the two keeps its counterpart, the other is new.
+        #expect(BuildExplainer.align(["B", "A"], ["A", "B"]) == [0: 1])
+        #expect(BuildExplainer.align([], ["A"]).isEmpty)
+        #expect(BuildExplainer.align(["A"], []).isEmpty)
+    }
+}

@@ -71,6 +71,19 @@ import Testing
             "build", "--progress", "plain", "--explain", "--no-cache", "--build-arg", "VERSION=2", context,
         ])
         #expect(Self.reasons(again.stderr, step: "RUN cat") == ["inputs unchanged (--no-cache)"], "\(again.stderr)")
+
+        // An inserted instruction is new; the one it pushed down still finds its counterpart
+        // (the instructions are aligned on their text, not their position).
+        let inserted = changed.replacingOccurrences(of: "RUN cat", with: "RUN echo inserted > /ins\nRUN cat")
+        try inserted.write(toFile: context + "/Dockerfile", atomically: false, encoding: .utf8)
+        let insert = try h.berth([
+            "build", "--progress", "plain", "--explain", "--build-arg", "VERSION=2", "-t", "e", context,
+        ])
+        #expect(insert.status == 0, "\(insert.stderr)")
+        #expect(Self.reasons(insert.stderr, step: "RUN echo inserted") == ["new step: not in the last build"])
+        #expect(
+            Self.reasons(insert.stderr, step: "RUN cat").first?.hasPrefix("an earlier step changed (#") == true,
+            "\(insert.stderr)")
     }
 
     @Test func namesTheBaseImageAndKeepsProxyValuesHidden() throws {
