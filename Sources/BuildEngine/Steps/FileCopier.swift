@@ -42,15 +42,7 @@ struct FileCopier {
         let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw failure("create", destination) }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("write", destination)
-            }
-            offset += n
-        }
+        guard Self.writeAll(fd, bytes) else { throw failure("write", destination) }
         fchown(fd, uid, gid)
         fchmod(fd, chmod ?? mode)
     }

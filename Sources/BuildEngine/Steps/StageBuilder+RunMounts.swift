@@ -355,14 +355,8 @@ extension StageBuilder {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw BuildError("cannot create a secret file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BuildError("cannot write a secret file: \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        guard FileCopier.writeAll(fd, bytes) else {
+            throw BuildError("cannot write a secret file: \(String(cString: strerror(errno)))")
         }
         guard fchown(fd, uid, gid) == 0, fchmod(fd, mode_t(mode)) == 0 else {
             throw BuildError("cannot set the secret file's owner and mode: \(String(cString: strerror(errno)))")
