@@ -37,12 +37,15 @@ enum CgroupLayout: Equatable {
     /// This machine's layout. `BERTH_CGROUP_V2_ROOT=DIR` makes berth use only the v2 hierarchy
     /// mounted at DIR, as on a pure cgroup v2 host: the tests use it to run the v2 code paths
     /// (device filter, clone into the cgroup) on a hybrid host's unified hierarchy.
-    static var current: CgroupLayout {
-        if let root = ProcessInfo.processInfo.environment["BERTH_CGROUP_V2_ROOT"], !root.isEmpty {
+    /// Read once per process (mountinfo is parsed only the first time).
+    static var current: CgroupLayout { detected }
+
+    private static let detected: CgroupLayout = {
+        if let root = getenv("BERTH_CGROUP_V2_ROOT").map({ String(cString: $0) }), !root.isEmpty {
             return .v2(root: root)
         }
         return detect()
-    }
+    }()
 
     static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
         -> CgroupLayout

@@ -126,16 +126,17 @@ public struct ContainerRuntime: Sendable {
 
     /// The compiled filter for `mode`, or nil for unconfined.
     func seccompProgram(_ mode: SeccompMode, capabilities: UInt64) throws(RuntimeError) -> [UInt8]? {
-        let profile: SeccompProfile
+        let profile: () throws(RuntimeError) -> SeccompProfile
         let bytes: [UInt8]
         switch mode {
         case .unconfined:
             return nil
         case .dockerDefault:
-            profile = SeccompProfile.docker
+            profile = { SeccompProfile.docker }
             bytes = Array(SeccompProfile.dockerDefaultJSON.utf8)
         case .profile(let path):
-            profile = try SeccompProfile.load(path: path)
+            let decoded = try SeccompProfile.load(path: path)
+            profile = { decoded }
             bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
         }
         let names = Set(
