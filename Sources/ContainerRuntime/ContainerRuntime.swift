@@ -164,7 +164,7 @@ public struct ContainerRuntime: Sendable {
     /// The host's resolv.conf without loopback nameservers (they mean nothing inside a private
     /// network namespace), falling back to public resolvers as docker does.
     static func resolvConf() -> String {
-        let host = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+        let host = Cgroup.readText("/etc/resolv.conf") ?? ""
         var lines = host.split(separator: "\n").map(String.init).filter { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.first == "nameserver", fields.count > 1 else { return true }
@@ -177,6 +177,9 @@ public struct ContainerRuntime: Sendable {
     }
 
     static func removeTree(_ path: String) {
+        // The state directory holds the three files writeStateFiles made: plain calls first.
+        for name in ["resolv.conf", "hosts", "hostname"] { unlink(path + "/" + name) }
+        if rmdir(path) == 0 || errno == ENOENT { return }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -11,7 +11,7 @@ import ArgumentParser
 enum FastDispatch {
     /// Words the full parser acts on wherever they appear, even after the image.
     static let builtInPrefixes = ["--generate-completion-script", "--experimental-dump-help", "---completion"]
-    static let builtInWords: Set<String> = ["-h", "--help", "help", "--version"]
+    static let builtInWords = ["-h", "--help", "help", "--version"]
 
     /// The parsed `run` command, or nil when the full parser must handle `arguments`.
     static func run(_ arguments: [String]) -> RunCommand? {
