@@ -73,7 +73,9 @@ let package = Package(
             ],
             // A position-dependent executable: the loader has no relative relocations to apply
             // (about 97,000 in the PIE), so fewer pages are written and copied at every start.
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]),
+            // Release only: it is meant with --static-swift-stdlib (`make release`); against the
+            // shared libswiftCore of a debug build the loader warns about protected symbols.
+            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release))]),
 
         .testTarget(name: "DockerfileSyntaxTests", dependencies: ["DockerfileSyntax"]),
         .testTarget(name: "OCIImageTests", dependencies: ["OCIImage"]),
