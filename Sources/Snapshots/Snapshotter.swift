@@ -79,15 +79,7 @@ public struct Snapshotter: Sendable {
 
     /// Mounts `active` as the upper layer over `lowers` (topmost first) at `active.rootPath`.
     /// With no lowers (FROM scratch) an empty directory serves as the lower layer.
-    ///
-    /// `disposable`: the upper directory is thrown away after this mount (a `--rm` container),
-    /// so the overlay is mounted `volatile` (kernel 5.10+): it never syncs the upper file
-    /// system. Without it, unmounting the last reference syncs the whole host file system the
-    /// store is on, which costs from half a millisecond to tens of milliseconds when other
-    /// programs have dirty data.
-    public func mount(_ active: ActiveSnapshot, lowers: [SnapshotRecord], disposable: Bool = false)
-        throws(SnapshotError)
-    {
+    public func mount(_ active: ActiveSnapshot, lowers: [SnapshotRecord]) throws(SnapshotError) {
         var lowerPaths = lowers.map { filesPath(of: $0.id) }
         if lowerPaths.isEmpty {
             let empty = store.snapshotsDirectory + "/empty"
@@ -99,15 +91,6 @@ public struct Snapshotter: Sendable {
             + ",redirect_dir=off,metacopy=off,index=off"
         guard options.utf8.count < 4000 else {
             throw .tooManyLayers(count: lowers.count)
-        }
-        if disposable {
-            // A volatile mount that was not unmounted cleanly (berth killed) leaves this marker;
-            // overlayfs then refuses the work directory. Its contents are scratch: start afresh.
-            if access(active.workPath + "/work/incompat/volatile", F_OK) == 0 {
-                try? FileSystem.removeTree(active.workPath + "/work")
-            }
-            if Glibc.mount("overlay", active.rootPath, "overlay", 0, options + ",volatile") == 0 { return }
-            // EINVAL: a kernel without the option; mount as usual.
         }
         guard Glibc.mount("overlay", active.rootPath, "overlay", 0, options) == 0 else {
             throw .mount(target: active.rootPath, options: options, errno: errno)

@@ -122,7 +122,7 @@ public struct ContainerManager: Sendable {
         let active = try snapshotter.prepareContainer(
             directory: store.containerDirectory(record.id), parent: layers.last)
         try? snapshotter.unmount(active)
-        try snapshotter.mount(active, lowers: layers.reversed(), disposable: configuration.autoRemove)
+        try snapshotter.mount(active, lowers: layers.reversed())
         // From here the record protects everything this container uses.
         await store.releaseUseLock()
         var spec = configuration.spec
