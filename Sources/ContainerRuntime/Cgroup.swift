@@ -37,16 +37,17 @@ enum CgroupLayout: Equatable {
     /// This machine's layout. `BERTH_CGROUP_V2_ROOT=DIR` makes berth use only the v2 hierarchy
     /// mounted at DIR, as on a pure cgroup v2 host: the tests use it to run the v2 code paths
     /// (device filter, clone into the cgroup) on a hybrid host's unified hierarchy.
-    static var current: CgroupLayout {
-        if let root = ProcessInfo.processInfo.environment["BERTH_CGROUP_V2_ROOT"], !root.isEmpty {
+    /// Read once per process (mountinfo is parsed only the first time).
+    static var current: CgroupLayout { detected }
+
+    private static let detected: CgroupLayout = {
+        if let root = getenv("BERTH_CGROUP_V2_ROOT").map({ String(cString: $0) }), !root.isEmpty {
             return .v2(root: root)
         }
         return detect()
-    }
+    }()
 
-    static func detect(mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
-        -> CgroupLayout
-    {
+    static func detect(mountinfo: String = Cgroup.readText("/proc/self/mountinfo") ?? "") -> CgroupLayout {
         var unified: String?
         var hasV1 = false
         for line in mountinfo.split(separator: "\n") {
@@ -113,7 +114,7 @@ final class Cgroup {
             case .v1(let unified):
                 for controller in Self.v1Controllers {
                     let root = "/sys/fs/cgroup/" + controller
-                    guard FileManager.default.fileExists(atPath: root + "/cgroup.procs") else { continue }
+                    guard access(root + "/cgroup.procs", F_OK) == 0 else { continue }
                     try Self.makeDirectory(root + "/berth")
                     let dir = root + "/berth/" + name
                     try Self.makeDirectory(dir)
@@ -180,7 +181,7 @@ final class Cgroup {
         for _ in 0..<50 {
             var remaining = false
             for dir in directories {
-                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                let procs = Self.readText(dir + "/cgroup.procs") ?? ""
                 for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) {
                     kill(pid, SIGKILL)
                     remaining = true
@@ -209,16 +210,48 @@ final class Cgroup {
             parents = v1Controllers.map { "/sys/fs/cgroup/\($0)/berth" } + (unified.map { [$0 + "/berth"] } ?? [])
         }
         for parent in parents {
-            for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+            for child in listDirectory(parent) {
                 guard let owner = child.split(separator: "-").first.flatMap({ pid_t($0) }),
                     kill(owner, 0) != 0 && errno == ESRCH
                 else { continue }
                 let dir = parent + "/" + child
-                let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+                let procs = readText(dir + "/cgroup.procs") ?? ""
                 for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
                 for _ in 0..<50 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
             }
         }
+    }
+
+    /// A small file's text (control files, /proc), read with plain system calls: Foundation's
+    /// readers cost protocol conformance look-ups on every start of berth.
+    static func readText(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The names in a directory (no `.` and `..`); empty when it cannot be read.
+    static func listDirectory(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     static func makeDirectory(_ path: String) throws(RuntimeError) {
@@ -249,7 +282,7 @@ extension Cgroup {
     /// The cgroup directories process `pid` belongs to, in every hierarchy berth uses (from
     /// /proc/PID/cgroup), for an exec'd process to join.
     static func paths(of pid: pid_t, layout: CgroupLayout = .current) -> [String] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return [] }
+        guard let text = readText("/proc/\(pid)/cgroup") else { return [] }
         var result: [String] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)

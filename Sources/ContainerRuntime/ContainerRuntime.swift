@@ -30,8 +30,12 @@ public struct ContainerRuntime: Sendable {
     /// Runs the container to completion and returns how it ended. Cancelling the calling task
     /// kills the container and throws ``RuntimeError/cancelled`` once it is reaped.
     /// `onStart` gets the container's init pid (in berth's pid namespace) once it has exec'd.
+    /// The bind-mounted hosts, hostname and resolv.conf are written to `stateIn` when given (an
+    /// existing directory the caller owns, such as the container's own: only the three files are
+    /// removed afterwards), else to a directory of their own under ``stateDirectory``.
     public func run(
-        id: String, spec: ContainerSpec, io: ProcessIO, onStart: (@Sendable (pid_t) -> Void)? = nil
+        id: String, spec: ContainerSpec, io: ProcessIO, stateIn: String? = nil,
+        onStart: (@Sendable (pid_t) -> Void)? = nil
     ) async throws(RuntimeError) -> ExitStatus {
         try spec.process.validate()
         let user = try UserResolver.resolve(spec.process.user, root: spec.rootPath)
@@ -40,9 +44,17 @@ public struct ContainerRuntime: Sendable {
         if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=\(user.home)") }
         let searchPath = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? Self.defaultPath
 
-        let state = stateDirectory + "/" + id
+        // A directory of its own costs a block allocated and freed per container (on a file
+        // system mounted with `discard`, a synchronous discard of several milliseconds).
+        let state = stateIn ?? stateDirectory + "/" + id
         try Self.writeStateFiles(state, hostname: spec.hostname)
-        defer { Self.removeTree(state) }
+        defer {
+            if stateIn == nil {
+                Self.removeTree(state)
+            } else {
+                for name in Self.stateFiles { unlink(state + "/" + name) }
+            }
+        }
 
         let stubs = try MountPointStubs(root: spec.rootPath)
         defer { if spec.removeMountPointStubs { stubs.removeCreated() } }
@@ -126,16 +138,17 @@ public struct ContainerRuntime: Sendable {
 
     /// The compiled filter for `mode`, or nil for unconfined.
     func seccompProgram(_ mode: SeccompMode, capabilities: UInt64) throws(RuntimeError) -> [UInt8]? {
-        let profile: SeccompProfile
+        let profile: () throws(RuntimeError) -> SeccompProfile
         let bytes: [UInt8]
         switch mode {
         case .unconfined:
             return nil
         case .dockerDefault:
-            profile = SeccompProfile.docker
+            profile = { SeccompProfile.docker }
             bytes = Array(SeccompProfile.dockerDefaultJSON.utf8)
         case .profile(let path):
-            profile = try SeccompProfile.load(path: path)
+            let decoded = try SeccompProfile.load(path: path)
+            profile = { decoded }
             bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
         }
         let names = Set(
@@ -146,12 +159,15 @@ public struct ContainerRuntime: Sendable {
             profile, profileBytes: bytes, capabilities: names, cacheDirectory: stateDirectory + "/seccomp")
     }
 
+    /// The files bind-mounted at /etc/resolv.conf, /etc/hosts and /etc/hostname.
+    static let stateFiles = ["resolv.conf", "hosts", "hostname"]
+
     static func writeStateFiles(_ directory: String, hostname: String) throws(RuntimeError) {
         guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
             throw .system(operation: "create \(directory)", errno: errno)
         }
         let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t\(hostname)\n"
-        for (name, content) in [("resolv.conf", resolvConf()), ("hosts", hosts), ("hostname", hostname + "\n")] {
+        for (name, content) in zip(stateFiles, [resolvConf(), hosts, hostname + "\n"]) {
             let path = directory + "/" + name
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw .system(operation: "write \(path)", errno: errno) }
@@ -163,7 +179,7 @@ public struct ContainerRuntime: Sendable {
     /// The host's resolv.conf without loopback nameservers (they mean nothing inside a private
     /// network namespace), falling back to public resolvers as docker does.
     static func resolvConf() -> String {
-        let host = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+        let host = Cgroup.readText("/etc/resolv.conf") ?? ""
         var lines = host.split(separator: "\n").map(String.init).filter { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.first == "nameserver", fields.count > 1 else { return true }
@@ -176,6 +192,9 @@ public struct ContainerRuntime: Sendable {
     }
 
     static func removeTree(_ path: String) {
+        // The state directory holds the three files writeStateFiles made: plain calls first.
+        for name in stateFiles { unlink(path + "/" + name) }
+        if rmdir(path) == 0 || errno == ENOENT { return }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -56,29 +56,53 @@ enum SeccompCompiler {
         return (parts.first ?? 0, parts.count > 1 ? parts[1] : 0)
     }
 
-    /// The BPF program (struct sock_filter array) for `profile` given the bounding capability
-    /// names, from the cache in `cacheDirectory` when present.
+    /// The BPF program (struct sock_filter array) for the profile whose text is `profileBytes`,
+    /// given the bounding capability names, from the cache in `cacheDirectory` when present.
+    /// The cache is keyed by the profile's bytes, so `profile` (decoding the JSON costs about a
+    /// millisecond for Docker's profile) is only called on a miss.
     static func program(
-        _ profile: SeccompProfile, profileBytes: [UInt8], capabilities: Set<String>, cacheDirectory: String
+        _ profile: () throws(RuntimeError) -> SeccompProfile, profileBytes: [UInt8], capabilities: Set<String>,
+        cacheDirectory: String
     ) throws(RuntimeError) -> [UInt8] {
         let kernel = kernelVersion()
         var hasher = SHA256()
         hasher.update(data: profileBytes)
         hasher.update(
             data: Array((capabilities.sorted().joined(separator: ",") + "|\(native.go)|\(kernel.0).\(kernel.1)").utf8))
-        let key = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let key = hexadecimal(hasher.finalize())
         let cached = cacheDirectory + "/" + key + ".bpf"
-        if let data = FileManager.default.contents(atPath: cached), !data.isEmpty, data.count % 8 == 0 {
-            return Array(data)
-        }
+        if let program = readCached(cached) { return program }
         try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
-        let program = try compile(profile, capabilities: capabilities, kernel: kernel, scratch: cacheDirectory)
+        let program = try compile(try profile(), capabilities: capabilities, kernel: kernel, scratch: cacheDirectory)
         try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         let temporary = cached + ".\(getpid()).tmp"
         if FileManager.default.createFile(atPath: temporary, contents: Data(program)) {
             rename(temporary, cached)
         }
         return program
+    }
+
+    /// Lower-case hex of a digest (no Foundation formatting on the start path).
+    static func hexadecimal(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A cached program: a non-empty whole number of 8-byte instructions, or nil.
+    static func readCached(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > 0, st.st_size % 8 == 0, st.st_size <= 1 << 20 else { return nil }
+        var program = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n == Int(st.st_size) ? program : nil
     }
 
     static func compile(

@@ -180,7 +180,7 @@ extension ImageStore {
     /// false skips looking for mounts and measuring (a container its own berth just unmounted).
     public func removeContainerDirectory(_ id: String, thorough: Bool = true) throws(StoreError) -> Int64 {
         guard thorough else {
-            try FileSystem.removeTree(containerDirectory(id))
+            try FileSystem.removeTreeConcurrently(containerDirectory(id))
             return 0
         }
         return try removeDirectoryUnmounting(containerDirectory(id))

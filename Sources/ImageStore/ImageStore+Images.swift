@@ -128,18 +128,26 @@ extension ImageStore {
         } catch {
             throw .invalid("store database holds a malformed digest: \(error)")
         }
-        let manifestBytes = try readBlob(manifestDigest)
-        let configBytes = try readBlob(imageID)
-        let manifest: Manifest
-        let config: ImageConfig
-        do {
-            manifest = try CanonicalJSON.decode(Manifest.self, from: manifestBytes, what: "manifest \(manifestDigest)")
-            config = try CanonicalJSON.decode(ImageConfig.self, from: configBytes, what: "image config \(imageID)")
-        } catch {
-            throw .invalid(error.description)
+        let decoded: DecodedImage
+        if let known = decodedImages[id], known.manifestDigest == manifestDigest {
+            decoded = known
+        } else {
+            let manifestBytes = try readBlob(manifestDigest)
+            let configBytes = try readBlob(imageID)
+            do {
+                decoded = DecodedImage(
+                    manifestDigest: manifestDigest,
+                    manifest: try CanonicalJSON.decode(
+                        Manifest.self, from: manifestBytes, what: "manifest \(manifestDigest)"),
+                    config: try CanonicalJSON.decode(
+                        ImageConfig.self, from: configBytes, what: "image config \(imageID)"))
+            } catch {
+                throw .invalid(error.description)
+            }
+            decodedImages[id] = decoded
         }
         return StoredImage(
-            id: imageID, manifestDigest: manifestDigest, manifest: manifest, config: config,
+            id: imageID, manifestDigest: manifestDigest, manifest: decoded.manifest, config: decoded.config,
             tags: try tags(of: imageID), created: row.integer("created") ?? 0)
     }
 
@@ -147,4 +155,12 @@ extension ImageStore {
         try db.query("SELECT name FROM tags WHERE image_id = ? ORDER BY name", [.text(id.description)])
             .compactMap { $0.text("name") }
     }
+}
+
+/// An image's manifest and config as ``ImageStore`` decoded them (kept per process: `run`
+/// looks its image up when it creates the container and again when it starts it).
+struct DecodedImage: Sendable {
+    var manifestDigest: Digest
+    var manifest: Manifest
+    var config: ImageConfig
 }

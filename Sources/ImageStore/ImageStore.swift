@@ -16,6 +16,9 @@ public actor ImageStore {
     public nonisolated let root: String
     let db: SQLiteDatabase
     let lock: StoreLock
+    /// Manifests and configs already read, verified and decoded by this process, by image id
+    /// (blobs are content-addressed: the bytes behind a digest never change).
+    var decodedImages: [String: DecodedImage] = [:]
 
     /// Opens (creating if needed) the store at `root`.
     public init(root: String) throws(StoreError) {

@@ -55,7 +55,7 @@ public enum Timestamp {
             seconds += 1
             milliseconds -= 1000
         }
-        return format(seconds, fraction: String(format: ".%03dZ", max(milliseconds, 0)))
+        return format(seconds, fraction: "." + padded(Int64(max(milliseconds, 0)), width: 3) + "Z")
     }
 
     /// Whole-second form used with SOURCE_DATE_EPOCH.
@@ -76,8 +76,17 @@ public enum Timestamp {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return String(
-            format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day, secondOfDay / 3600,
-            (secondOfDay / 60) % 60, secondOfDay % 60) + fraction
+        return padded(year, width: 4) + "-" + padded(month, width: 2) + "-" + padded(day, width: 2) + "T"
+            + padded(secondOfDay / 3600, width: 2) + ":" + padded((secondOfDay / 60) % 60, width: 2) + ":"
+            + padded(secondOfDay % 60, width: 2) + fraction
+    }
+
+    /// `value` in decimal, zero-padded to `width` digits (as `%0*lld`; no Foundation formatting,
+    /// which costs protocol conformance look-ups on every start of berth).
+    static func padded(_ value: Int64, width: Int) -> String {
+        let digits = String(value.magnitude)
+        let sign = value < 0 ? "-" : ""
+        let zeros = max(0, width - sign.count - digits.count)
+        return sign + String(repeating: "0", count: zeros) + digits
     }
 }

@@ -37,7 +37,12 @@ func reorderGlobalOptions(_ arguments: [String]) -> [String] {
 enum BerthMain {
     static func main() async {
         do {
-            var command = try Berth.parseAsRoot(reorderGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            let arguments = reorderGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+            if var run = FastDispatch.run(arguments) {
+                try await run.run()
+                return
+            }
+            var command = try Berth.parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -132,7 +132,9 @@ public struct ContainerManager: Sendable {
         let id = record.id
         let status: ExitStatus
         do {
-            status = try await runtime.run(id: record.id, spec: spec, io: io) { pid in
+            status = try await runtime.run(
+                id: record.id, spec: spec, io: io, stateIn: store.containerDirectory(record.id)
+            ) { pid in
                 let startTime = ProcessLiveness.startTime(of: pid)
                 let task = Task {
                     guard var running = try? await store.container(named: id) else { return }
