@@ -29,13 +29,17 @@ enum ContentHash {
         /// True when more entries than the limit were hashed (the list was dropped).
         var overflowed: Bool { count > limit }
 
-        func add(_ path: UnsafeBufferPointer<UInt8>, _ summary: UnsafeBufferPointer<UInt8>) {
+        /// Adds `prefix/relative` (`.` when both are empty) with its summary.
+        func add(prefix: [UInt8], _ relative: [UInt8], _ summary: [UInt8]) {
             count += 1
             guard count <= limit else {
                 if count == limit + 1 { bytes = [] }
                 return
             }
-            bytes.append(contentsOf: path)
+            bytes += prefix
+            if !prefix.isEmpty && !relative.isEmpty { bytes.append(UInt8(ascii: "/")) }
+            bytes += relative
+            if prefix.isEmpty && relative.isEmpty { bytes.append(UInt8(ascii: ".")) }
             bytes.append(0)
             bytes.append(contentsOf: summary)
             bytes.append(0)
@@ -97,7 +101,6 @@ private final class HashWalker {
     private var decide: ((String, Bool) -> WalkDecision)?
     private var scratch: [UInt8] = []
     private var summary: [UInt8] = []
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     init(root: SourceRoot, cache: ContentHash.StatCache?, entries: ContentHash.EntryList?) {
         self.root = root
@@ -159,10 +162,9 @@ private final class HashWalker {
         let baseLength = relative.count
         var parentVisited = false
         for index in 0..<listing.count {
-            let childName = listing.name(index)
             var st = stat()
-            let found = childName.withUnsafeBufferPointer { fstatat(fd, Self.cName($0), &st, AT_SYMLINK_NOFOLLOW) == 0 }
-            guard found else { continue }
+            guard listing.withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
+            let childName = listing.name(index)
             let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
             let isRegular = (st.st_mode & S_IFMT) == S_IFREG
             if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
@@ -180,15 +182,16 @@ private final class HashWalker {
                 relative += child
                 parentVisited = true
             }
-            let childHost = hostPath + "/" + String(decoding: childName, as: UTF8.self)
+            let childHost = { hostPath + "/" + String(decoding: childName, as: UTF8.self) }
             switch decision {
             case .include:
                 if isDirectory {
-                    try visit(dirFD: fd, name: childName, status: st, hostPath: childHost)
-                    try walkDirectory(parentFD: fd, name: childName, hostPath: childHost)
+                    let host = childHost()
+                    try visit(dirFD: fd, name: childName, status: st, hostPath: host)
+                    try walkDirectory(parentFD: fd, name: childName, hostPath: host)
                 } else {
                     let digest = try visit(
-                        dirFD: fd, name: childName, status: st, hostPath: childHost,
+                        dirFD: fd, name: childName, status: st, hostPath: childHost(),
                         known: oldRecord.flatMap { range in known.map { ($0, range) } })
                     if let digest {
                         childName.withUnsafeBufferPointer { n in
@@ -200,7 +203,7 @@ private final class HashWalker {
                     }
                 }
             case .skipEntryOnly where isDirectory:
-                try walkDirectory(parentFD: fd, name: childName, hostPath: childHost, excluded: true)
+                try walkDirectory(parentFD: fd, name: childName, hostPath: childHost(), excluded: true)
             default:
                 break
             }
@@ -233,7 +236,7 @@ private final class HashWalker {
     /// record, `lookup` a directory whose records to search for it (a file selected by itself).
     @discardableResult
     private func visit(
-        dirFD: Int32, name: [UInt8], status st: stat, hostPath: String,
+        dirFD: Int32, name: [UInt8], status st: stat, hostPath: @autoclosure () -> String,
         known: ([UInt8], Range<Int>)? = nil, lookup: String? = nil
     ) throws -> [UInt8]? {
         let mode = st.st_mode
@@ -270,7 +273,7 @@ private final class HashWalker {
         scratch.append(0)
         if type == UInt8(ascii: "f") {
             let raw = try fileDigest(
-                dirFD: dirFD, name: name, status: st, hostPath: hostPath, known: known, lookup: lookup)
+                dirFD: dirFD, name: name, status: st, hostPath: hostPath(), known: known, lookup: lookup)
             digest = raw
             Self.appendHex(raw, to: &scratch)
         }
@@ -284,21 +287,15 @@ private final class HashWalker {
             summary += scratch[extraStart..<extraEnd]
             summary.append(UInt8(ascii: " "))
             if let digest { Self.appendHex(digest, to: &summary) }
-            var path = sourcePath
-            if !relative.isEmpty {
-                if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-                path += relative
-            }
-            if path.isEmpty { path = [UInt8(ascii: ".")] }
-            path.withUnsafeBufferPointer { p in summary.withUnsafeBufferPointer { entries.add(p, $0) } }
+            entries.add(prefix: sourcePath, relative, summary)
         }
         return digest
     }
 
     /// A regular file's raw SHA-256, from the stat cache when its record matches.
     private func fileDigest(
-        dirFD: Int32, name: [UInt8], status st: stat, hostPath: String, known: ([UInt8], Range<Int>)?,
-        lookup: String?
+        dirFD: Int32, name: [UInt8], status st: stat, hostPath: @autoclosure () -> String,
+        known: ([UInt8], Range<Int>)?, lookup: String?
     ) throws -> [UInt8] {
         let identity = StatRecords.Identity(st)
         if let (data, range) = known {
@@ -314,7 +311,7 @@ private final class HashWalker {
         var hasher = DigestHasher()
         let fd = name.withUnsafeBufferPointer { openat(dirFD, Self.cName($0), O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else {
-            throw BuildError("cannot read \(hostPath): \(String(cString: strerror(errno)))")
+            throw BuildError("cannot read \(hostPath()): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         while true {
@@ -323,7 +320,7 @@ private final class HashWalker {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw BuildError("cannot read \(hostPath): \(String(cString: strerror(errno)))")
+                throw BuildError("cannot read \(hostPath()): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -355,29 +352,35 @@ private final class HashWalker {
     }
 
     private static func appendOctal(_ value: UInt32, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
+        let start = out.count
         var v = value
         repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(v & 7))
+            out.append(UInt8(ascii: "0") + UInt8(v & 7))
             v >>= 3
         } while v > 0
-        out += digits.reversed()
+        out[start...].reverse()
     }
 
     private static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
+        let start = out.count
         var v = value
         repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(v % 10))
+            out.append(UInt8(ascii: "0") + UInt8(v % 10))
             v /= 10
         } while v > 0
-        out += digits.reversed()
+        out[start...].reverse()
     }
 
     private static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
+        out.withUnsafeMutableBufferPointer { target in
+            for (index, byte) in bytes.enumerated() {
+                let high = byte >> 4
+                let low = byte & 0x0f
+                target[start + 2 * index] = high < 10 ? 0x30 + high : 0x57 + high
+                target[start + 2 * index + 1] = low < 10 ? 0x30 + low : 0x57 + low
+            }
         }
     }
 
@@ -390,13 +393,15 @@ private final class HashWalker {
         init(_ dir: OpaquePointer) {
             while let entry = readdir(dir) {
                 withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    let length = strnlen(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+                    guard let base = raw.baseAddress else { return }
+                    let length = strnlen(base.assumingMemoryBound(to: CChar.self), raw.count)
                     let name = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                     if (length == 1 && name[0] == 0x2e) || (length == 2 && name[0] == 0x2e && name[1] == 0x2e) {
                         return
                     }
                     ranges.append(bytes.count..<(bytes.count + length))
                     bytes.append(contentsOf: name)
+                    bytes.append(0)
                 }
             }
             let all = bytes
@@ -409,5 +414,13 @@ private final class HashWalker {
         }
 
         func name(_ index: Int) -> [UInt8] { Array(bytes[ranges[index]]) }
+
+        /// Calls `body` with entry `index`'s name as a C string (it is NUL-terminated in place).
+        func withCName<R>(_ index: Int, _ body: (UnsafePointer<CChar>) -> R) -> R {
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return body("") }
+                return body((base + ranges[index].lowerBound).assumingMemoryBound(to: CChar.self))
+            }
+        }
     }
 }
