@@ -161,9 +161,9 @@ private final class HashWalker {
         records.reserveCapacity(known?.count ?? 0)
         let baseLength = relative.count
         var parentVisited = false
+        let statuses = listing.statuses(in: fd)
         for index in 0..<listing.count {
-            var st = stat()
-            guard listing.withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
+            guard let st = statuses[index] else { continue }
             let childName = listing.name(index)
             let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
             let isRegular = (st.st_mode & S_IFMT) == S_IFREG
@@ -414,6 +414,26 @@ private final class HashWalker {
         }
 
         func name(_ index: Int) -> [UInt8] { Array(bytes[ranges[index]]) }
+
+        /// Every entry's lstat (nil when it vanished), taken in two halves on two threads for a
+        /// big directory: the system calls are most of an unchanged rebuild's time.
+        func statuses(in fd: Int32) -> [stat?] {
+            var results: [stat?] = Array(repeating: nil, count: count)
+            let parts = count >= 128 ? 2 : 1
+            let half = (count + 1) / 2
+            results.withUnsafeMutableBufferPointer { output in
+                // Each thread writes its own half of the buffer.
+                nonisolated(unsafe) let out = output
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let range = parts == 1 ? 0..<count : (part == 0 ? 0..<half : half..<count)
+                    for index in range {
+                        var st = stat()
+                        if withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 { out[index] = st }
+                    }
+                }
+            }
+            return results
+        }
 
         /// Calls `body` with entry `index`'s name as a C string (it is NUL-terminated in place).
         func withCName<R>(_ index: Int, _ body: (UnsafePointer<CChar>) -> R) -> R {
