@@ -2,3 +2,10 @@
 #include <archive_entry.h>
 // Extended attributes travel with layer entries (security.capability, user.*).
 #include <sys/xattr.h>
+
+// glibc declares sync_file_range only under _GNU_SOURCE: its prototype, and a wrapper that
+// starts write-back of a range without waiting (SYNC_FILE_RANGE_WRITE is 2 on Linux).
+extern int sync_file_range(int fd, long long offset, long long nbytes, unsigned int flags);
+static inline int berth_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, 2);
+}

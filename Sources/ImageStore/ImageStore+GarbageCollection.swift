@@ -114,10 +114,9 @@ extension ImageStore {
         var live = references.imageSnapshots
         for record in references.cacheRecords { live.formUnion(references.snapshots(of: record)) }
         // Snapshots: children have larger ids than their parents, so remove from the top down.
+        // Records go first: a kill in between leaves directories nothing names (a leftover the
+        // next prune or `system check --repair` removes), never a record without its files.
         let dead = references.snapshots.keys.filter { !live.contains($0) }.sorted(by: >)
-        for id in dead {
-            report.reclaimedBytes += try removeSnapshotDirectory(String(id))
-        }
         try db.transaction { () throws(StoreError) in
             for id in dead { try db.query("DELETE FROM snapshots WHERE id = ?", [.integer(id)]) }
             // Records whose snapshot is gone can only cause a rebuild; drop them.
@@ -126,6 +125,9 @@ extension ImageStore {
                     try db.query("DELETE FROM cache WHERE key = ?", [.text(record.key)])
                 }
             }
+        }
+        for id in dead {
+            report.reclaimedBytes += try removeSnapshotDirectory(String(id))
         }
         report.deletedSnapshots = dead.count
         for name in try FileSystem.listDirectory(snapshotsDirectory) where name != "empty" {
@@ -163,8 +165,9 @@ extension ImageStore {
             recorded.insert(text)
             guard !live.contains(text), let digest = try? Digest(parsing: text) else { continue }
             report.reclaimedBytes += FileSystem.diskUsage(blobPath(digest))
-            try FileSystem.removeTree(blobPath(digest))
+            // The row first, as for snapshots: a blob file without a row is a leftover.
             try db.query("DELETE FROM blobs WHERE digest = ?", [.text(text)])
+            try FileSystem.removeTree(blobPath(digest))
             report.deletedBlobs += 1
         }
         // Files no row names: blobs written by a process that died before recording them.

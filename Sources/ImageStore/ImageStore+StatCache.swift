@@ -1,52 +1,32 @@
-/// What the stat cache knows about one file: the stat fields that change whenever its content
-/// can have changed, and the content digest computed then.
-public struct StatCacheEntry: Sendable, Equatable {
-    public var size: Int64
-    public var mtimeNanoseconds: Int64
-    public var ctimeNanoseconds: Int64
-    public var inode: Int64
-    /// Hex SHA-256 of the content.
-    public var digest: String
-
-    public init(size: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64, inode: Int64, digest: String) {
-        self.size = size
-        self.mtimeNanoseconds = mtimeNanoseconds
-        self.ctimeNanoseconds = ctimeNanoseconds
-        self.inode = inode
-        self.digest = digest
-    }
-}
-
 extension ImageStore {
-    /// Every cached entry for files under `directory` (absolute), by absolute path.
-    public func statCache(under directory: String) throws(StoreError) -> [String: StatCacheEntry] {
-        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-        var result: [String: StatCacheEntry] = [:]
+    /// The stat cache's records of `directory` (absolute) and of every directory under it, by
+    /// absolute path: one blob per directory, in the format the builder writes (StatRecords).
+    public func statDirectories(under directory: String) throws(StoreError) -> [String: [UInt8]] {
+        let base = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let prefix = base.hasSuffix("/") ? base : base + "/"
+        var result: [String: [UInt8]] = [:]
         // Paths under the prefix sort between "prefix" and "prefix" + U+10FFFF.
         try db.scan(
-            "SELECT path, size, mtime_ns, ctime_ns, inode, digest FROM stat_cache WHERE path >= ? AND path < ?",
-            [.text(prefix), .text(prefix + "\u{10FFFF}")]
+            "SELECT path, records FROM stat_directories WHERE path = ? OR (path >= ? AND path < ?)",
+            [.text(base), .text(prefix), .text(prefix + "\u{10FFFF}")]
         ) { row in
-            guard let path = row.text(0), let digest = row.text(5) else { return }
-            result[path] = StatCacheEntry(
-                size: row.integer(1), mtimeNanoseconds: row.integer(2), ctimeNanoseconds: row.integer(3),
-                inode: row.integer(4), digest: digest)
+            guard let path = row.text(0) else { return }
+            result[path] = row.blob(1)
         }
         return result
     }
 
-    /// Records freshly hashed files, in one transaction.
-    public func updateStatCache(_ entries: [String: StatCacheEntry]) throws(StoreError) {
-        guard !entries.isEmpty else { return }
+    /// Replaces the records of the given directories (absolute paths), in one transaction; an
+    /// empty blob removes a directory's row.
+    public func updateStatDirectories(_ directories: [String: [UInt8]]) throws(StoreError) {
+        guard !directories.isEmpty else { return }
         try db.transaction { () throws(StoreError) in
             try db.executeMany(
-                "INSERT OR REPLACE INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, digest) VALUES(?, ?, ?, ?, ?, ?)",
-                entries.map { path, entry in
-                    [
-                        .text(path), .integer(entry.size), .integer(entry.mtimeNanoseconds),
-                        .integer(entry.ctimeNanoseconds), .integer(entry.inode), .text(entry.digest),
-                    ]
-                })
+                "INSERT OR REPLACE INTO stat_directories(path, records) VALUES(?, ?)",
+                directories.filter { !$0.value.isEmpty }.map { [.text($0.key), .blob($0.value)] })
+            try db.executeMany(
+                "DELETE FROM stat_directories WHERE path = ?",
+                directories.filter { $0.value.isEmpty }.map { [.text($0.key)] })
         }
     }
 }

@@ -138,6 +138,15 @@ enum Migrations {
             created INTEGER NOT NULL,
             PRIMARY KEY(dockerfile, target));
         """,
+        // The stat cache as one row per context directory (its files' records in one blob, see
+        // StatRecords), replacing the row per file (the old table stays, emptied, for older
+        // berth binaries on the same store).
+        """
+        DELETE FROM stat_cache;
+        CREATE TABLE stat_directories(
+            path TEXT PRIMARY KEY,
+            records BLOB NOT NULL);
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws(StoreError) {

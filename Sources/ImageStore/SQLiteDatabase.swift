@@ -6,6 +6,7 @@ public enum SQLValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case text(String)
+    case blob([UInt8])
 
     public var text: String? {
         if case .text(let s) = self { return s }
@@ -33,6 +34,11 @@ struct StatementRow {
 
     func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
     func text(_ column: Int32) -> String? { sqlite3_column_text(statement, column).map { String(cString: $0) } }
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let bytes = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
 }
 
 /// A thin wrapper over one SQLite connection (WAL, foreign keys, busy timeout).
@@ -155,6 +161,10 @@ final class SQLiteDatabase {
             case .null: sqlite3_bind_null(statement, index)
             case .integer(let i): sqlite3_bind_int64(statement, index, i)
             case .text(let s): sqlite3_bind_text(statement, index, s, -1, transient)
+            case .blob(let b):
+                b.withUnsafeBytes {
+                    _ = sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
+                }
             }
         }
     }

@@ -79,6 +79,18 @@ final class ArchiveSink {
             }
             offset += n
         }
+        written += Int64(bytes.count)
+        if written - flushedTo >= Self.writebackStep {
+            // Start writing the finished part to disk now, so the fsync before the blob is moved
+            // into place waits for little (the bytes are the same; this only starts I/O early).
+            _ = berth_start_writeback(fd, flushedTo, written - flushedTo)
+            flushedTo = written
+        }
         return true
     }
+
+    /// Bytes written so far, and how far write-back has been started.
+    private var written: Int64 = 0
+    private var flushedTo: Int64 = 0
+    private static let writebackStep: Int64 = 16 << 20
 }

@@ -110,6 +110,11 @@ public struct DigestHasher {
         byteCount += Int64(bytes.count)
     }
 
+    /// The raw 32 bytes of the SHA-256 of everything fed so far.
+    public func finalizeRaw() -> [UInt8] {
+        Array(hasher.finalize())
+    }
+
     /// The digest of everything fed so far.
     public func finalize() -> Digest {
         Digest(uncheckedAlgorithm: .sha256, hex: hasher.finalize().hexString)

@@ -370,7 +370,19 @@ import Testing
             "/usr/bin/python3",
             [
                 "-c",
-                "import sqlite3,sys; print('\\n'.join(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute('select path from stat_cache'))))",
+                // One row per directory; its blob holds `u16 length | name | 32 bytes of stat
+                // fields | 32 bytes of digest` per file.
+                """
+                import sqlite3, sys
+                paths = []
+                for directory, blob in sqlite3.connect(sys.argv[1]).execute('select path, records from stat_directories'):
+                    offset = 0
+                    while offset < len(blob):
+                        length = blob[offset] | blob[offset + 1] << 8
+                        paths.append(directory + '/' + blob[offset + 2:offset + 2 + length].decode())
+                        offset += 2 + length + 64
+                print('\\n'.join(sorted(paths)))
+                """,
                 h.root + "/berth.db",
             ])
         #expect(query.status == 0, "\(query.stderr)")

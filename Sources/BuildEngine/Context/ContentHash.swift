@@ -10,11 +10,55 @@ import OCIImage
 /// relative to the source, type, permission bits, size, link target and bytes. mtimes, inode
 /// numbers and owners on the build machine never enter it, so a fresh clone hits the cache.
 enum ContentHash {
-    /// Stat-cache state for one hashing pass: what the store knew, and what was learned.
+    /// Stat-cache state for one hashing pass: what the store knew (records per directory, see
+    /// ``StatRecords``), and the directories whose records changed.
     final class StatCache {
-        let known: [String: StatCacheEntry]
-        var learned: [String: StatCacheEntry] = [:]
-        init(known: [String: StatCacheEntry]) { self.known = known }
+        let known: [String: [UInt8]]
+        var learned: [String: [UInt8]] = [:]
+        init(known: [String: [UInt8]]) { self.known = known }
+    }
+
+    /// Collects every hashed entry's path and summary for `--explain`, compactly, up to a limit.
+    final class EntryList {
+        let limit: Int
+        private(set) var count = 0
+        private var bytes: [UInt8] = []
+
+        init(limit: Int) { self.limit = limit }
+
+        /// True when more entries than the limit were hashed (the list was dropped).
+        var overflowed: Bool { count > limit }
+
+        /// Adds `prefix/relative` (`.` when both are empty) with its summary.
+        func add(prefix: [UInt8], _ relative: [UInt8], _ summary: [UInt8]) {
+            count += 1
+            guard count <= limit else {
+                if count == limit + 1 { bytes = [] }
+                return
+            }
+            bytes += prefix
+            if !prefix.isEmpty && !relative.isEmpty { bytes.append(UInt8(ascii: "/")) }
+            bytes += relative
+            if prefix.isEmpty && relative.isEmpty { bytes.append(UInt8(ascii: ".")) }
+            bytes.append(0)
+            bytes.append(contentsOf: summary)
+            bytes.append(0)
+        }
+
+        /// Path → summary (`f 644 12 <digest>`), or nil past the limit.
+        func dictionary() -> [String: String]? {
+            guard !overflowed else { return nil }
+            var result: [String: String] = [:]
+            result.reserveCapacity(count)
+            let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
+            var index = 0
+            while index + 1 < parts.count {
+                result[String(decoding: parts[index], as: UTF8.self)] = String(
+                    decoding: parts[index + 1], as: UTF8.self)
+                index += 2
+            }
+            return result
+        }
     }
 
     /// The content hash of `sources`. With a stat cache, a regular file whose size, mtime,
@@ -22,70 +66,255 @@ enum ContentHash {
     /// given, receives every entry's path (the source's path joined with the path under it) and
     /// a summary of what was hashed for it (for `--explain`).
     static func of(
-        _ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil,
-        entries: ((String, String) -> Void)? = nil
+        _ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil, entries: EntryList? = nil
     ) throws -> String {
-        var hasher = DigestHasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let walker = HashWalker(root: root, cache: cache, entries: entries)
         for source in sources {
-            hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
-            try FileWalk.walk(
-                hostPath: source.hostPath, contextPath: source.contextPath,
-                include: root.decision(for: source)
-            ) { entry, _ in
-                let mode = entry.status.st_mode
-                let type: String
-                var extra = ""
-                switch mode & S_IFMT {
-                case S_IFDIR: type = "d"
-                case S_IFREG:
-                    type = "f"
-                    extra = String(entry.status.st_size)
-                case S_IFLNK:
-                    type = "l"
-                    extra = (try? readLink(entry.hostPath)) ?? ""
-                case S_IFIFO: type = "p"
-                case S_IFCHR, S_IFBLK:
-                    type = (mode & S_IFMT) == S_IFCHR ? "c" : "b"
-                    extra = String(entry.status.st_rdev)
-                default: type = "?"
-                }
-                let header =
-                    "\(entry.relativePath)\u{0}\(type)\u{0}\(String(mode & 0o7777, radix: 8))\u{0}\(extra)\u{0}"
-                hasher.update(Array(header.utf8))
-                var digest = ""
-                if type == "f" {
-                    digest = try fileDigest(entry, buffer: &buffer, cache: cache)
-                    hasher.update(Array(digest.utf8))
-                }
-                if let entries {
-                    let path = [source.relativePath, entry.relativePath].filter { !$0.isEmpty }.joined(separator: "/")
-                    entries(path.isEmpty ? "." : path, "\(type) \(String(mode & 0o7777, radix: 8)) \(extra) \(digest)")
-                }
-            }
+            walker.hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
+            try walker.walkSource(source)
         }
-        return hasher.finalize().encoded
+        return walker.hasher.finalize().encoded
     }
 
-    /// Hex SHA-256 of a regular file, from the stat cache when its stat fields match.
-    static func fileDigest(_ entry: WalkEntry, buffer: inout [UInt8], cache: StatCache?) throws -> String {
-        let st = entry.status
-        let current = StatCacheEntry(
-            size: Int64(st.st_size),
-            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-            ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
-            inode: Int64(st.st_ino),
-            digest: "")
-        if let known = cache?.known[entry.hostPath], known.size == current.size,
-            known.mtimeNanoseconds == current.mtimeNanoseconds, known.ctimeNanoseconds == current.ctimeNanoseconds,
-            known.inode == current.inode
-        {
-            return known.digest
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw BuildError("cannot read link \(path): \(String(cString: strerror(errno)))") }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Walks selected sources as ``FileWalk`` does (sorted, depth-first, the same .dockerignore and
+/// `--exclude` decisions) but through directory descriptors, with names kept as bytes, and
+/// feeds the content hash. One directory's stat-cache records are read and rewritten as it is
+/// listed.
+private final class HashWalker {
+    let root: SourceRoot
+    let cache: ContentHash.StatCache?
+    let entries: ContentHash.EntryList?
+    var hasher = DigestHasher()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Path of the entry being visited, relative to the source.
+    private var relative: [UInt8] = []
+    /// The source's own path (prefix of the `--explain` paths and of the filter's paths).
+    private var sourcePath: [UInt8] = []
+    /// What the filters match against: the source's path, or for a selected symlink its target's.
+    private var filterPath: [UInt8] = []
+    private var decide: ((String, Bool) -> WalkDecision)?
+    private var scratch: [UInt8] = []
+    private var summary: [UInt8] = []
+
+    init(root: SourceRoot, cache: ContentHash.StatCache?, entries: ContentHash.EntryList?) {
+        self.root = root
+        self.cache = cache
+        self.entries = entries
+        scratch.reserveCapacity(4096)
+        summary.reserveCapacity(256)
+    }
+
+    func walkSource(_ source: SelectedSource) throws {
+        let filtered = !(root.ignore?.isEmpty ?? true) || !(root.excludes?.isEmpty ?? true)
+        decide = filtered ? root.decision(for: source) : nil
+        sourcePath = Array(source.relativePath.utf8)
+        filterPath = Array(source.contextPath.utf8)
+        relative = []
+        var st = stat()
+        guard lstat(source.hostPath, &st) == 0 else {
+            throw BuildError("cannot stat \(source.hostPath): \(String(cString: strerror(errno)))")
+        }
+        let (parent, name) = Self.split(source.hostPath)
+        let parentFD = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parentFD >= 0 else {
+            throw BuildError("cannot read directory \(parent): \(String(cString: strerror(errno)))")
+        }
+        defer { close(parentFD) }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            try visit(dirFD: parentFD, name: name, status: st, hostPath: source.hostPath)
+            try walkDirectory(parentFD: parentFD, name: name, hostPath: source.hostPath)
+            return
+        }
+        // A file selected by itself: its record is updated within its directory's records.
+        let digest = try visit(dirFD: parentFD, name: name, status: st, hostPath: source.hostPath, lookup: parent)
+        if let digest, let cache {
+            var record: [UInt8] = []
+            name.withUnsafeBufferPointer { n in
+                digest.withUnsafeBytes { StatRecords.append(name: n, identity: .init(st), digest: $0, to: &record) }
+            }
+            let old = cache.learned[parent] ?? cache.known[parent] ?? []
+            let updated = StatRecords.replacing(name, with: record, in: old)
+            if updated != old { cache.learned[parent] = updated }
+        }
+    }
+
+    /// Lists, filters and walks the children of the directory `name` in `parentFD`.
+    private func walkDirectory(parentFD: Int32, name: [UInt8], hostPath: String, excluded: Bool = false) throws {
+        let fd = name.withUnsafeBufferPointer { n in
+            openat(parentFD, Self.cName(n), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            let code = errno
+            if fd >= 0 { close(fd) }
+            throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(code)))")
+        }
+        defer { closedir(dir) }
+        let listing = Listing(dir)
+        let known = cache?.learned[hostPath] ?? cache?.known[hostPath]
+        var cursor = StatRecords.Cursor(known)
+        var records: [UInt8] = []
+        records.reserveCapacity(known?.count ?? 0)
+        let baseLength = relative.count
+        var parentVisited = false
+        let statuses = listing.statuses(in: fd)
+        for index in 0..<listing.count {
+            guard let st = statuses[index] else { continue }
+            let childName = listing.name(index)
+            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+            let isRegular = (st.st_mode & S_IFMT) == S_IFREG
+            if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
+            relative += childName
+            defer { relative.removeSubrange(baseLength...) }
+            var decision = WalkDecision.include
+            if let decide { decision = decide(contextPath(), isDirectory) }
+            let oldRecord = isRegular ? childName.withUnsafeBufferPointer { cursor.find($0) } : nil
+            if excluded && decision == .include && !parentVisited {
+                // A re-included entry inside an excluded directory: the directory is visited first.
+                let saved = Array(relative[..<baseLength])
+                let child = Array(relative[baseLength...])
+                relative = saved
+                try visitDirectoryItself(hostPath: hostPath, fd: fd)
+                relative += child
+                parentVisited = true
+            }
+            let childHost = { hostPath + "/" + String(decoding: childName, as: UTF8.self) }
+            switch decision {
+            case .include:
+                if isDirectory {
+                    let host = childHost()
+                    try visit(dirFD: fd, name: childName, status: st, hostPath: host)
+                    try walkDirectory(parentFD: fd, name: childName, hostPath: host)
+                } else {
+                    let digest = try visit(
+                        dirFD: fd, name: childName, status: st, hostPath: childHost(),
+                        known: oldRecord.flatMap { range in known.map { ($0, range) } })
+                    if let digest {
+                        childName.withUnsafeBufferPointer { n in
+                            digest.withUnsafeBytes {
+                                StatRecords.append(name: n, identity: .init(st), digest: $0, to: &records)
+                            }
+                        }
+                        continue
+                    }
+                }
+            case .skipEntryOnly where isDirectory:
+                try walkDirectory(parentFD: fd, name: childName, hostPath: childHost(), excluded: true)
+            default:
+                break
+            }
+            // Not hashed this time (excluded): its record stays for other selections.
+            if let oldRecord, let known { records += known[oldRecord] }
+        }
+        if let cache, records != (known ?? []) {
+            cache.learned[hostPath] = records
+        }
+    }
+
+    /// Visits an excluded directory that turned out to hold a re-included entry (its stat is
+    /// taken again through its own descriptor).
+    private func visitDirectoryItself(hostPath: String, fd: Int32) throws {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw BuildError("cannot stat \(hostPath): \(String(cString: strerror(errno)))")
+        }
+        try visit(dirFD: fd, name: Array(".".utf8), status: st, hostPath: hostPath)
+    }
+
+    /// The path .dockerignore and `--exclude` see: the source's path joined with the entry's.
+    private func contextPath() -> String {
+        if filterPath.isEmpty { return String(decoding: relative, as: UTF8.self) }
+        if relative.isEmpty { return String(decoding: filterPath, as: UTF8.self) }
+        return String(decoding: filterPath + [UInt8(ascii: "/")] + relative, as: UTF8.self)
+    }
+
+    /// Hashes one entry; returns a regular file's raw SHA-256. `known` is the file's stat-cache
+    /// record, `lookup` a directory whose records to search for it (a file selected by itself).
+    @discardableResult
+    private func visit(
+        dirFD: Int32, name: [UInt8], status st: stat, hostPath: @autoclosure () -> String,
+        known: ([UInt8], Range<Int>)? = nil, lookup: String? = nil
+    ) throws -> [UInt8]? {
+        let mode = st.st_mode
+        let type: UInt8
+        scratch.removeAll(keepingCapacity: true)
+        scratch += relative
+        scratch.append(0)
+        var extraStart = 0
+        var digest: [UInt8]?
+        switch mode & S_IFMT {
+        case S_IFDIR: type = UInt8(ascii: "d")
+        case S_IFREG: type = UInt8(ascii: "f")
+        case S_IFLNK: type = UInt8(ascii: "l")
+        case S_IFIFO: type = UInt8(ascii: "p")
+        case S_IFCHR: type = UInt8(ascii: "c")
+        case S_IFBLK: type = UInt8(ascii: "b")
+        default: type = UInt8(ascii: "?")
+        }
+        scratch.append(type)
+        scratch.append(0)
+        Self.appendOctal(UInt32(mode & 0o7777), to: &scratch)
+        scratch.append(0)
+        extraStart = scratch.count
+        switch mode & S_IFMT {
+        case S_IFREG:
+            Self.appendDecimal(UInt64(st.st_size), to: &scratch)
+        case S_IFLNK:
+            scratch += Self.readLink(dirFD, name)
+        case S_IFCHR, S_IFBLK:
+            Self.appendDecimal(UInt64(st.st_rdev), to: &scratch)
+        default: break
+        }
+        let extraEnd = scratch.count
+        scratch.append(0)
+        if type == UInt8(ascii: "f") {
+            let raw = try fileDigest(
+                dirFD: dirFD, name: name, status: st, hostPath: hostPath(), known: known, lookup: lookup)
+            digest = raw
+            Self.appendHex(raw, to: &scratch)
+        }
+        scratch.withUnsafeBytes { hasher.update($0) }
+        if let entries, !entries.overflowed {
+            summary.removeAll(keepingCapacity: true)
+            summary.append(type)
+            summary.append(UInt8(ascii: " "))
+            Self.appendOctal(UInt32(mode & 0o7777), to: &summary)
+            summary.append(UInt8(ascii: " "))
+            summary += scratch[extraStart..<extraEnd]
+            summary.append(UInt8(ascii: " "))
+            if let digest { Self.appendHex(digest, to: &summary) }
+            entries.add(prefix: sourcePath, relative, summary)
+        }
+        return digest
+    }
+
+    /// A regular file's raw SHA-256, from the stat cache when its record matches.
+    private func fileDigest(
+        dirFD: Int32, name: [UInt8], status st: stat, hostPath: @autoclosure () -> String,
+        known: ([UInt8], Range<Int>)?, lookup: String?
+    ) throws -> [UInt8] {
+        let identity = StatRecords.Identity(st)
+        if let (data, range) = known {
+            let (recorded, digest) = StatRecords.read(data, range)
+            if recorded == identity { return Array(digest) }
+        } else if let lookup, let data = cache?.learned[lookup] ?? cache?.known[lookup] {
+            var cursor = StatRecords.Cursor(data)
+            if let range = name.withUnsafeBufferPointer({ cursor.find($0) }) {
+                let (recorded, digest) = StatRecords.read(data, range)
+                if recorded == identity { return Array(digest) }
+            }
         }
         var hasher = DigestHasher()
-        let fd = open(entry.hostPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        let fd = name.withUnsafeBufferPointer { openat(dirFD, Self.cName($0), O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else {
-            throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+            throw BuildError("cannot read \(hostPath()): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         while true {
@@ -94,21 +323,127 @@ enum ContentHash {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw BuildError("cannot read \(entry.hostPath): \(String(cString: strerror(errno)))")
+                throw BuildError("cannot read \(hostPath()): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        var learned = current
-        learned.digest = hasher.finalize().encoded
-        cache?.learned[entry.hostPath] = learned
-        return learned.digest
+        return hasher.finalizeRaw()
     }
 
-    static func readLink(_ path: String) throws -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { throw BuildError("cannot read link \(path): \(String(cString: strerror(errno)))") }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // MARK: Bytes
+
+    /// `name` NUL-terminated, for the *at system calls.
+    private static func cName(_ name: UnsafeBufferPointer<UInt8>) -> [CChar] {
+        var c = [CChar](repeating: 0, count: name.count + 1)
+        for i in 0..<name.count { c[i] = CChar(bitPattern: name[i]) }
+        return c
+    }
+
+    private static func readLink(_ dirFD: Int32, _ name: [UInt8]) -> [UInt8] {
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = name.withUnsafeBufferPointer { readlinkat(dirFD, cName($0), &target, target.count - 1) }
+        guard n >= 0 else { return [] }
+        return target[0..<n].map { UInt8(bitPattern: $0) }
+    }
+
+    private static func split(_ path: String) -> (String, [UInt8]) {
+        let bytes = Array(path.utf8)
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return (".", bytes) }
+        let parent = slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
+        return (parent, Array(bytes[(slash + 1)...]))
+    }
+
+    private static func appendOctal(_ value: UInt32, to out: inout [UInt8]) {
+        let start = out.count
+        var v = value
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(v & 7))
+            v >>= 3
+        } while v > 0
+        out[start...].reverse()
+    }
+
+    private static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        let start = out.count
+        var v = value
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(v % 10))
+            v /= 10
+        } while v > 0
+        out[start...].reverse()
+    }
+
+    private static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
+        out.withUnsafeMutableBufferPointer { target in
+            for (index, byte) in bytes.enumerated() {
+                let high = byte >> 4
+                let low = byte & 0x0f
+                target[start + 2 * index] = high < 10 ? 0x30 + high : 0x57 + high
+                target[start + 2 * index + 1] = low < 10 ? 0x30 + low : 0x57 + low
+            }
+        }
+    }
+
+    /// One directory's entry names (without `.` and `..`), sorted bytewise, in one buffer.
+    private struct Listing {
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        var count: Int { ranges.count }
+
+        init(_ dir: OpaquePointer) {
+            while let entry = readdir(dir) {
+                withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    guard let base = raw.baseAddress else { return }
+                    let length = strnlen(base.assumingMemoryBound(to: CChar.self), raw.count)
+                    let name = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                    if (length == 1 && name[0] == 0x2e) || (length == 2 && name[0] == 0x2e && name[1] == 0x2e) {
+                        return
+                    }
+                    ranges.append(bytes.count..<(bytes.count + length))
+                    bytes.append(contentsOf: name)
+                    bytes.append(0)
+                }
+            }
+            let all = bytes
+            all.withUnsafeBufferPointer { buffer in
+                ranges.sort {
+                    StatRecords.Cursor.compare(
+                        UnsafeBufferPointer(rebasing: buffer[$0]), UnsafeBufferPointer(rebasing: buffer[$1])) < 0
+                }
+            }
+        }
+
+        func name(_ index: Int) -> [UInt8] { Array(bytes[ranges[index]]) }
+
+        /// Every entry's lstat (nil when it vanished), taken in two halves on two threads for a
+        /// big directory: the system calls are most of an unchanged rebuild's time.
+        func statuses(in fd: Int32) -> [stat?] {
+            var results: [stat?] = Array(repeating: nil, count: count)
+            let parts = count >= 128 ? 2 : 1
+            let half = (count + 1) / 2
+            results.withUnsafeMutableBufferPointer { output in
+                // Each thread writes its own half of the buffer.
+                nonisolated(unsafe) let out = output
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let range = parts == 1 ? 0..<count : (part == 0 ? 0..<half : half..<count)
+                    for index in range {
+                        var st = stat()
+                        if withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 { out[index] = st }
+                    }
+                }
+            }
+            return results
+        }
+
+        /// Calls `body` with entry `index`'s name as a C string (it is NUL-terminated in place).
+        func withCName<R>(_ index: Int, _ body: (UnsafePointer<CChar>) -> R) -> R {
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return body("") }
+                return body((base + ranges[index].lowerBound).assumingMemoryBound(to: CChar.self))
+            }
+        }
     }
 }

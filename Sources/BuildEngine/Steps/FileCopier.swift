@@ -17,22 +17,18 @@ struct FileCopier {
     /// already resolved inside the target root. A directory source's children land directly in
     /// `destination`, which takes the directory's mode.
     func copy(_ source: SelectedSource, to destination: String) throws {
+        var directories: [(target: String, status: stat)] = []
         try FileWalk.walk(
             hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
             let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
             try Task.checkCancellation()
             try copyEntry(entry, to: target)
+            if entry.isDirectory { directories.append((target, entry.status)) }
         }
         // Directory mtimes change as children are added: set them once everything is in place.
-        if source.isDirectory {
-            try FileWalk.walk(
-                hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
-            ) { entry, _ in
-                guard entry.isDirectory else { return }
-                let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
-                setTimes(target, entry.status, followLinks: true)
-            }
+        for (target, status) in directories {
+            setTimes(target, status, followLinks: true)
         }
     }
 
@@ -102,8 +98,13 @@ struct FileCopier {
         let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard input >= 0 else { throw failure("open", source) }
         defer { close(input) }
-        try removeIfNotDirectory(target)
-        let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        // Most targets are new: create exclusively, and only when something is in the way look
+        // at what it is (a directory is an error; a file or link is replaced).
+        var output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if output < 0 && errno == EEXIST {
+            try removeIfNotDirectory(target)
+            output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
         guard output >= 0 else { throw failure("create", target) }
         defer { close(output) }
         var remaining = Int(status.st_size)

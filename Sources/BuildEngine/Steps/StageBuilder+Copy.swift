@@ -110,10 +110,11 @@ extension StageBuilder {
         // The build context goes through the stat cache; other stages' files are hashed as they are.
         let statCache: ContentHash.StatCache? =
             root.hostPath == session.options.contextPath
-            ? ContentHash.StatCache(known: try await session.store.statCache(under: session.options.contextPath)) : nil
-        var files: [String: String] = [:]
-        let contentHash = try ContentHash.of(selections, in: root, cache: statCache) { files[$0] = $1 }
-        if let statCache { try await session.store.updateStatCache(statCache.learned) }
+            ? ContentHash.StatCache(known: try await session.store.statDirectories(under: session.options.contextPath))
+            : nil
+        let files = ContentHash.EntryList(limit: StepInputs.fileLimit)
+        let contentHash = try ContentHash.of(selections, in: root, cache: statCache, entries: files)
+        if let statCache { try await session.store.updateStatDirectories(statCache.learned) }
         let heredocHash = Digest.sha256(
             of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
 
@@ -158,7 +159,7 @@ extension StageBuilder {
             "sources": selections.map(\.baseName).joined(separator: " "), "from": root.label,
         ]
         // Huge selections keep only their content hash in the record (it stays small).
-        if files.count <= StepInputs.fileLimit {
+        if let files = files.dictionary() {
             inputs.files = files
         } else {
             inputs.fields["content"] = contentHash

@@ -142,9 +142,9 @@ extension StageBuilder {
                 let statCache: ContentHash.StatCache? =
                     root.root.hostPath == session.options.contextPath
                     ? ContentHash.StatCache(
-                        known: try await session.store.statCache(under: session.options.contextPath)) : nil
+                        known: try await session.store.statDirectories(under: session.options.contextPath)) : nil
                 let hash = try ContentHash.of([selection], in: root.root, cache: statCache)
-                if let statCache { try await session.store.updateStatCache(statCache.learned) }
+                if let statCache { try await session.store.updateStatDirectories(statCache.learned) }
                 prepared.append(
                     PreparedRunMount(
                         spec: spec, target: target, root: root, selection: selection,
