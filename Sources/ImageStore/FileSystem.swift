@@ -41,24 +41,29 @@ public enum FileSystem {
         }
     }
 
+    /// A raw directory entry name (NUL-terminated bytes) for messages.
+    private static func displayName(_ name: [CChar]) -> String {
+        String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func removeContents(of fd: Int32, label: String) throws(StoreError) {
         for name in try rawNames(in: fd, label: label) {
             var st = stat()
             guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
                 if errno == ENOENT { continue }
-                throw .io(path: label + "/" + String(cString: name), operation: "stat", errno: errno)
+                throw .io(path: label + "/" + displayName(name), operation: "stat", errno: errno)
             }
             let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
             if isDirectory {
                 let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard child >= 0 else {
-                    throw .io(path: label + "/" + String(cString: name), operation: "open directory", errno: errno)
+                    throw .io(path: label + "/" + displayName(name), operation: "open directory", errno: errno)
                 }
                 defer { close(child) }
-                try removeContents(of: child, label: label + "/" + String(cString: name))
+                try removeContents(of: child, label: label + "/" + displayName(name))
             }
             if unlinkat(fd, name, isDirectory ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT {
-                throw .io(path: label + "/" + String(cString: name), operation: "remove", errno: errno)
+                throw .io(path: label + "/" + displayName(name), operation: "remove", errno: errno)
             }
         }
     }
@@ -88,7 +93,7 @@ public enum FileSystem {
             throw .io(path: path, operation: "open directory", errno: errno)
         }
         defer { close(fd) }
-        return try rawNames(in: fd, label: path).map { String(cString: $0) }
+        return try rawNames(in: fd, label: path).map { displayName($0) }
     }
 
     /// Bytes a tree occupies on disk (allocated blocks; hardlinked files counted once).

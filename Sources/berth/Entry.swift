@@ -38,7 +38,7 @@ enum BerthMain {
     static func main() async {
         do {
             let arguments = reorderGlobalOptions(Array(CommandLine.arguments.dropFirst()))
-            if var run = FastDispatch.run(arguments) {
+            if let run = FastDispatch.run(arguments) {
                 try await run.run()
                 return
             }
