@@ -88,7 +88,7 @@ struct BerthHarness {
 
     /// The image id berth reports for `name`.
     func imageID(_ name: String) throws -> String {
-        try berth(["images", "-q", "--no-trunc"]).stdout  // sanity: command works
+        _ = try berth(["images", "-q", "--no-trunc"])  // sanity: the command works
         let result = try berth(["images", "--format", "json", "--no-trunc"])
         for line in result.stdout.split(separator: "\n") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String] else {

@@ -36,7 +36,8 @@ import Testing
         let inspect = try h.berth(["inspect", "child"])
         let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
         let config = json?.first?["Config"] as? [String: Any]
-        #expect(((config?["OnBuild"] as? [String]) ?? []).isEmpty, "\(inspect.stdout)")
+        let triggers = config?["OnBuild"] as? [String] ?? []
+        #expect(triggers.isEmpty, "\(inspect.stdout)")
         // The child's image has no triggers: a grandchild runs none (its /ob would be rewritten).
         let built = try h.berth(["build", "--progress", "plain", "-t", "gc", grandchild])
         #expect(built.status == 0, "\(built.stderr)")

@@ -24,7 +24,7 @@ enum Reliability {
         guard let log = ProcessInfo.processInfo.environment["BERTH_RELIABILITY_LOG"],
             let handle = FileHandle(forWritingAtPath: log)
                 ?? {
-                    FileManager.default.createFile(atPath: log, contents: nil)
+                    _ = FileManager.default.createFile(atPath: log, contents: nil)
                     return FileHandle(forWritingAtPath: log)
                 }()
         else { return }
