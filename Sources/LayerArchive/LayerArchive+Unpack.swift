@@ -284,11 +284,8 @@ struct Unpacker {
                 throw LayerArchiveError(
                     path: label, entry: entryName, message: "refused: declared size \(size) bytes is implausibly large")
             }
-            // Created first; only a name already taken costs a removal and a second try.
-            var fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if fd < 0 && errno == EEXIST {
-                try removeAll(parentFD, base)
-                fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            let fd = try replacing(parentFD, base) {
+                openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             }
             guard fd >= 0 else { throw fail("create file") }
             defer { close(fd) }
@@ -298,16 +295,14 @@ struct Unpacker {
             guard let link = archive_entry_symlink(entry) ?? archive_entry_symlink_utf8(entry) else {
                 throw LayerArchiveError(path: label, entry: entryName, message: "symlink without a target")
             }
-            if symlinkat(link, parentFD, name) != 0 {
-                guard errno == EEXIST else { throw fail("create symlink") }
-                try removeAll(parentFD, base)
-                guard symlinkat(link, parentFD, name) == 0 else { throw fail("create symlink") }
+            guard try replacing(parentFD, base, { symlinkat(link, parentFD, name) }) == 0 else {
+                throw fail("create symlink")
             }
         case UInt32(Glibc.S_IFIFO), UInt32(Glibc.S_IFCHR), UInt32(Glibc.S_IFBLK):
-            try removeNonDirectory(parentFD, base)
             let device = DeviceNumber.make(
                 major: UInt(archive_entry_rdevmajor(entry)), minor: UInt(archive_entry_rdevminor(entry)))
-            guard mknodat(parentFD, name, mode_t(type) | permissions, device) == 0 else { throw fail("create node") }
+            guard try replacing(parentFD, base, { mknodat(parentFD, name, mode_t(type) | permissions, device) }) == 0
+            else { throw fail("create node") }
         default:
             throw LayerArchiveError(
                 path: label, entry: entryName, message: "unsupported entry type \(String(type, radix: 8))")
@@ -348,8 +343,8 @@ struct Unpacker {
         guard (st.st_mode & Glibc.S_IFMT) != Glibc.S_IFDIR else {
             throw LayerArchiveError(path: label, entry: entryName, message: "refused: hardlink to a directory")
         }
-        try removeNonDirectory(parentFD, base)
-        guard linkat(targetParent, targetName, parentFD, PathBytes.cString(base), 0) == 0 else {
+        let name = PathBytes.cString(base)
+        guard try replacing(parentFD, base, { linkat(targetParent, targetName, parentFD, name, 0) }) == 0 else {
             throw LayerArchiveError(
                 path: label, entry: entryName, message: "hardlink: \(String(cString: strerror(errno)))")
         }
@@ -444,10 +439,16 @@ struct Unpacker {
         }
     }
 
-    private func removeNonDirectory(_ parentFD: Int32, _ name: [UInt8]) throws(LayerArchiveError) {
-        var st = stat()
-        guard fstatat(parentFD, PathBytes.cString(name), &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+    /// Runs `create`, an `*at` call that fails with EEXIST when `name` is taken, and returns its
+    /// result. Created first: only a name already taken (by anything, a directory too, as
+    /// docker's applier replaces it) costs a removal and a second try.
+    private func replacing(_ parentFD: Int32, _ name: [UInt8], _ create: () -> Int32) throws(LayerArchiveError)
+        -> Int32
+    {
+        let result = create()
+        guard result < 0, errno == EEXIST else { return result }
         try removeAll(parentFD, name)
+        return create()
     }
 
     /// Removes `name` under `parentFD`, recursively for directories, never following symlinks.
