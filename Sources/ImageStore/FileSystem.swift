@@ -131,20 +131,27 @@ public enum FileSystem {
     }
 
     /// Writes `bytes` to `path` atomically: temp file, fsync, rename.
+    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR; false (errno set) when a
+    /// write fails or writes nothing.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
     public static func writeAtomically(_ bytes: [UInt8], to path: String, temporary: String) throws(StoreError) {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: temporary, operation: "create", errno: errno) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw .io(path: temporary, operation: "write", errno: code)
-            }
-            written += n
+        guard writeAll(fd, bytes) else {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw .io(path: temporary, operation: "write", errno: code)
         }
         fsync(fd)
         close(fd)

@@ -3,6 +3,7 @@ import CRuntimeShim
 import ContainerRuntime
 import Dispatch
 import Foundation
+import ImageStore
 import Synchronization
 
 #if canImport(Glibc)
@@ -102,7 +103,7 @@ final class ContainerStreams: @unchecked Sendable {
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }  // EOF, or EIO once the terminal's last user is gone
                 let chunk = Array(buffer[0..<n])
-                if target >= 0 { Self.writeAll(target, chunk) }
+                if target >= 0 { _ = FileSystem.writeAll(target, chunk) }
                 log?.append(stream, chunk)
             }
             if closeSource { close(source) }
@@ -119,21 +120,12 @@ final class ContainerStreams: @unchecked Sendable {
                 let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
-                Self.writeAll(master, Array(buffer[0..<n]))
+                _ = FileSystem.writeAll(master, Array(buffer[0..<n]))
             }
         }
         thread.start()
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
 }
 
 /// Forwards the signals berth receives to a container process (docker's sig-proxy). SIGINT and

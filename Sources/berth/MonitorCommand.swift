@@ -3,6 +3,7 @@ import BuildEngine
 import CRuntimeShim
 import ContainerRuntime
 import Foundation
+import ImageStore
 
 #if canImport(Glibc)
     import Glibc
@@ -48,7 +49,7 @@ struct MonitorCommand: AsyncParsableCommand {
     /// Writes to the ready pipe once and closes it.
     static func report(_ fd: Int32, _ text: String) {
         guard fd >= 0, fcntl(fd, F_GETFD) >= 0 else { return }
-        ContainerStreams.writeAll(fd, Array(text.utf8))
+        _ = FileSystem.writeAll(fd, Array(text.utf8))
         close(fd)
     }
 }

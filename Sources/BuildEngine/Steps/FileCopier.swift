@@ -1,4 +1,5 @@
 import Foundation
+import ImageStore
 
 #if canImport(Glibc)
     import Glibc
@@ -38,7 +39,7 @@ struct FileCopier {
         let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw failure("create", destination) }
         defer { close(fd) }
-        guard Self.writeAll(fd, bytes) else { throw failure("write", destination) }
+        guard FileSystem.writeAll(fd, bytes) else { throw failure("write", destination) }
         fchown(fd, uid, gid)
         fchmod(fd, chmod ?? mode)
     }

@@ -355,7 +355,7 @@ extension StageBuilder {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw BuildError("cannot create a secret file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard FileCopier.writeAll(fd, bytes) else {
+        guard FileSystem.writeAll(fd, bytes) else {
             throw BuildError("cannot write a secret file: \(String(cString: strerror(errno)))")
         }
         guard fchown(fd, uid, gid) == 0, fchmod(fd, mode_t(mode)) == 0 else {
