@@ -7,6 +7,17 @@
 
 fuzz_wrapper=()
 
+# For target $1 (parser, tar, json): out (FUZZ_OUT, else Fuzz/out-$1), sanitizers
+# (FUZZ_SANITIZERS, else fuzzer), max_len (FUZZ_MAX_LEN, else $2); the repository's seeds
+# (Fuzz/corpus/$1) are copied into the working corpus $out/corpus.
+fuzz_setup() {
+  out=${FUZZ_OUT:-Fuzz/out-$1}
+  sanitizers=${FUZZ_SANITIZERS:-fuzzer}
+  max_len=${FUZZ_MAX_LEN:-$2}
+  mkdir -p "$out/corpus"
+  cp "Fuzz/corpus/$1"/* "$out/corpus/" 2> /dev/null || true
+}
+
 crypto_ready() {
   bin=.build/debug
   if [ ! -e "$bin/Modules/Crypto.swiftmodule" ]; then

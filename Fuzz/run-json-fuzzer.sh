@@ -10,12 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10000000}
-out=${FUZZ_OUT:-Fuzz/out-json}
-sanitizers=${FUZZ_SANITIZERS:-fuzzer}
-max_len=${FUZZ_MAX_LEN:-4096}
 . Fuzz/fuzz-common.sh
-mkdir -p "$out/corpus"
-cp Fuzz/corpus/json/* "$out/corpus/"
+fuzz_setup json 4096
 crypto_ready
 build_ociimage
 # The Registry sources that need neither the store nor the network.

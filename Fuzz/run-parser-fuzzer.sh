@@ -10,12 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10000000}
-out=${FUZZ_OUT:-Fuzz/out-parser}
-sanitizers=${FUZZ_SANITIZERS:-fuzzer}
-max_len=${FUZZ_MAX_LEN:-1024}
 . Fuzz/fuzz-common.sh
-mkdir -p "$out/corpus"
-cp Fuzz/corpus/parser/* "$out/corpus/" 2>/dev/null || true
+fuzz_setup parser 1024
 find Fixtures -name Dockerfile -exec sh -c 'cp "$1" "'"$out"'/corpus/fixture-$(echo "$1" | tr / _)"' _ {} \;
 swiftc -O -sanitize="$sanitizers" -parse-as-library -module-name DockerfileSyntax \
   Sources/DockerfileSyntax/*.swift Fuzz/ParserFuzzer.swift -o "$out/parser-fuzzer"

@@ -12,12 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10000000}
-out=${FUZZ_OUT:-Fuzz/out-tar}
-sanitizers=${FUZZ_SANITIZERS:-fuzzer}
-max_len=${FUZZ_MAX_LEN:-8192}
 . Fuzz/fuzz-common.sh
-mkdir -p "$out/corpus"
-cp Fuzz/corpus/tar/* "$out/corpus/"
+fuzz_setup tar 8192
 crypto_ready
 build_ociimage
 nice -n 5 swiftc -O -sanitize="$sanitizers" -parse-as-library -module-name LayerArchive \
