@@ -32,7 +32,8 @@
 //   - the work directory holds nothing but input, payload, target, sentinel and trash (no escaped
 //     entry, no left-over decompressed temporary);
 //   - nothing under the target named `.wh.*` but a directory (whiteouts are applied, never
-//     extracted; a missing parent of a deeper entry, "a/.wh.b/c", is created as docker does), and
+//     extracted; a missing parent of a deeper entry, "a/.wh.b/c", is created as docker does) or,
+//     in overlay mode, the 0:0 device that whites out such a directory (`a/.wh..wh.b`), and
 //     no `trusted.overlay.*` attribute exists other than `opaque` set on a directory in overlay
 //     mode (a layer cannot forge overlay state);
 //   - on success, the returned diff ID and size are those of the uncompressed tar: the input
@@ -248,11 +249,14 @@ private final class FuzzWork {
             if name.starts(with: Array(".wh.".utf8)) {
                 // An entry named .wh.* is a whiteout and never extracted; a directory of that name
                 // can only be a missing parent of a deeper entry ("a/.wh.b/c"), which docker and
-                // containerd create too.
+                // containerd create too. In overlay mode such a directory of a lower layer is
+                // hidden by a whiteout of its own name (`a/.wh..wh.b`), a 0:0 character device
+                // named `.wh.b`, as docker's overlay driver makes it.
                 var st = stat()
-                require(
-                    lstat(FuzzWork.cPath(bytes), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR,
-                    "a whiteout was extracted: \(path)")
+                let found = lstat(FuzzWork.cPath(bytes), &st) == 0
+                let directory = found && (st.st_mode & S_IFMT) == S_IFDIR
+                let whiteoutDevice = found && mode == .overlay && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0
+                require(directory || whiteoutDevice, "a whiteout was extracted: \(path)")
             }
             let length = llistxattr(FuzzWork.cPath(bytes), &xattrNames, xattrNames.count)
             guard length > 0 else { continue }

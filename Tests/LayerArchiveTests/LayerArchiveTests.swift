@@ -144,6 +144,34 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: tree + "/opaque") == ["new"])
     }
 
+    /// A directory named `.wh.b` can exist (the missing parent of `a/.wh.b/c`, created as docker
+    /// does); a later layer's `a/.wh..wh.b` removes it (apply) or hides it with a 0:0 device of
+    /// that name (overlay), and the diff of such an upper directory carries the same whiteout.
+    /// The tar fuzzer checks that nothing else named `.wh.*` is ever extracted.
+    @Test func whiteoutOfADirectoryNamedLikeAWhiteout() throws {
+        let scratch = try Scratch()
+        let lower = scratch.base + "/lower.tar"
+        try craft(lower, "i = tarfile.TarInfo('a/.wh.b/c'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))")
+        let upper = scratch.base + "/upper.tar"
+        try craft(upper, "t.addfile(tarfile.TarInfo('a/.wh..wh.b'))")
+
+        let tree = try scratch.dir("tree")
+        _ = try LayerArchive.unpack(layerAt: lower, into: tree, mode: .apply)
+        var st = stat()
+        #expect(lstat(tree + "/a/.wh.b/c", &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG)
+        _ = try LayerArchive.unpack(layerAt: upper, into: tree, mode: .apply)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tree + "/a") == [])
+
+        let snapshot = try scratch.dir("snapshot")
+        _ = try LayerArchive.unpack(layerAt: upper, into: snapshot, mode: .overlay)
+        #expect(lstat(snapshot + "/a/.wh.b", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0)
+        _ = try LayerArchive.writeDiff(upperDirectory: snapshot, to: scratch.base + "/again.tar")
+        let names = try LayerArchiveNonUTF8Tests.entries(scratch.base + "/again.tar").map {
+            String(decoding: $0[0], as: UTF8.self)
+        }
+        #expect(names.contains("a/.wh..wh.b"))
+    }
+
     /// Writes a tar with Python's tarfile, which lets the test craft hostile entries.
     func craft(_ path: String, _ script: String) throws {
         let process = Process()
