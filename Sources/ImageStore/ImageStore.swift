@@ -38,10 +38,12 @@ public actor ImageStore {
     /// Directory holding snapshot directories.
     public nonisolated var snapshotsDirectory: String { root + "/snapshots" }
 
-    /// A fresh unique path under `tmp/`, remembered in ``TemporaryPaths`` so an interrupted
-    /// command can remove it.
+    /// A fresh unique path under `tmp/` (inside this process's scratch directory there, when
+    /// it has one: see ``TemporaryPaths/useScratch(_:in:)``), remembered in ``TemporaryPaths``
+    /// so an interrupted command can remove it.
     public nonisolated func temporaryPath(_ prefix: String) -> String {
-        let path = "\(temporaryDirectory)/\(prefix)-\(UUID().uuidString.lowercased())"
+        let base = TemporaryPaths.scratchDirectory(for: temporaryDirectory) ?? temporaryDirectory
+        let path = "\(base)/\(prefix)-\(UUID().uuidString.lowercased())"
         TemporaryPaths.register(path)
         return path
     }

@@ -15,13 +15,14 @@ enum InterruptCleanup {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     nonisolated(unsafe) private static var scratch: String?
 
-    /// Installs the handlers for `store`. Also points $TMPDIR at a directory of this process under
-    /// the store's `tmp/`: URLSession spools downloads there, so moving one into place is a
-    /// rename on the same file system, and an interrupt removes a half-done one.
+    /// Installs the handlers for `store`. Also makes a directory of this process under the store's
+    /// `tmp/` where the store hands out its temporary paths from then on, and points $TMPDIR at
+    /// it: an interrupt takes the whole directory away at once.
     static func install(_ store: ImageStore) {
         let directory = store.temporaryPath("process")
         if mkdir(directory, 0o700) == 0 {
             scratch = directory
+            TemporaryPaths.useScratch(directory, in: store.temporaryDirectory)
             setenv("TMPDIR", directory, 1)
             atexit {
                 if let directory = InterruptCleanup.scratch { try? FileSystem.removeTree(directory) }
@@ -50,6 +51,10 @@ enum InterruptCleanup {
         where paths.contains(where: { point == $0 || point.hasPrefix($0 + "/") }) {
             umount2(point, Int32(MNT_DETACH))
         }
+        // The scratch directory holds the paths handed out since install: renamed away first, so
+        // a thread still downloading cannot create its file after the removal (a pull's config
+        // file was once left behind that way).
+        TemporaryPaths.retireScratch()
         for path in paths.reversed() { try? FileSystem.removeTree(path) }
         _exit(128 + signal)
     }
