@@ -160,8 +160,10 @@ import Testing
                 == 0)
         defer { _ = try? BerthHarness.run(tmux, ["kill-session", "-t", session]) }
         func screen() throws -> String { try BerthHarness.run(tmux, ["capture-pane", "-p", "-t", session]).stdout }
+        // Generous waits (they end as soon as the text shows): on a loaded machine the build before
+        // the shell took longer than the 10 s this test once allowed.
         func waitFor(_ text: String) throws -> Bool {
-            for _ in 0..<200 {
+            for _ in 0..<1200 {
                 if try screen().contains(text) { return true }
                 Thread.sleep(forTimeInterval: 0.05)
             }
@@ -186,7 +188,7 @@ import Testing
         #expect(during.contains(h.root + "/snapshots"), "pid \(berthPID): the step's overlay is mounted")
         _ = try BerthHarness.run(tmux, ["send-keys", "-t", session, "exit", "Enter"])
         var code: String?
-        for _ in 0..<200 where code == nil {
+        for _ in 0..<1200 where code == nil {
             code = try? String(contentsOfFile: exitFile, encoding: .utf8)
             if code == nil { Thread.sleep(forTimeInterval: 0.05) }
         }
