@@ -391,6 +391,33 @@ def cgroup_facts():
     return text
 
 
+def filesystem_facts(path):
+    """The file system the stores live on, and whether it is ext4 without a journal.
+
+    Without a journal, ext4's inode allocator skips inodes freed in the last 60 s (360 s while
+    their inode-table block is unwritten), scanning past each of them for every new file: right
+    after many files were deleted (a store or a build cache removed), creating as many again is
+    several times slower for every tool. That is why the L cold and one-file cases swing here."""
+    best = ("", "", "")
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        dash = fields.index("-")
+        point, fstype, source = fields[4], fields[dash + 1], fields[dash + 2]
+        if (path + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
+            best = (point, fstype, source)
+    point, fstype, source = best
+    text = f"- file system of the stores ({path}): {fstype} on {source}"
+    journal = os.path.join("/sys/fs/ext4", os.path.basename(source), "journal_task")
+    if fstype == "ext4" and os.path.exists(journal):
+        if open(journal).read().strip() == "<none>":
+            text += (" without a journal: new inodes skip those freed in the last 60 s (360 s while"
+                     " unwritten), so creating many files soon after deleting many is several times"
+                     " slower, for every tool (the L cold and one-file cases swing with it)")
+        else:
+            text += " with a journal"
+    return text
+
+
 def report(results, tools, reps):
     os.makedirs(os.path.join(DOCS, "bench"), exist_ok=True)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -402,6 +429,7 @@ def report(results, tools, reps):
              "## Machine", "",
              f"- {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB memory, Linux {platform.release()}",
              cgroup_facts(),
+             filesystem_facts(tempfile.gettempdir()),
              f"- repetitions: {reps} per case (at least 20 for R)", "",
              "## Tools", ""]
     for t in tools:
