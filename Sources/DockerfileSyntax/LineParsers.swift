@@ -4,11 +4,14 @@ import Foundation
 enum LineParsers {
     /// Builds an instruction node from a logical line: keyword, `--flags`, then arguments split
     /// the way the instruction wants them.
+    ///
+    /// Lines are read as Unicode scalars, as BuildKit reads runes: a combining mark after a quote,
+    /// an escape or a space does not hide it (as a Swift `Character`, the pair would be one).
     static func nodeFromLine(_ line: String, escape: Character) throws(Parser.LineError) -> Node {
-        let trimmed = line.trimming(.whitespaces)
+        let trimmed = line.trimming(.whitespaces).unicodeScalars
         let keywordEnd = trimmed.firstIndex { isSpace($0) } ?? trimmed.endIndex
         let keyword = String(trimmed[..<keywordEnd])
-        var rest = String(trimmed[keywordEnd...].drop { isSpace($0) })
+        var rest = String(String.UnicodeScalarView(trimmed[keywordEnd...].drop { isSpace($0) }))
         var flags: [String] = []
         if !rest.isEmpty {
             (rest, flags) = extractFlags(rest)
@@ -43,23 +46,33 @@ enum LineParsers {
         return node
     }
 
-    static func isSpace(_ c: Character) -> Bool {
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
         c == " " || c == "\t" || c == "\u{0B}" || c == "\u{0C}" || c == "\r" || c == "\n"
+    }
+
+    /// Go's unicode.IsSpace (the White_Space property).
+    static func isWhitespace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+
+    /// The scalars of `text` as a string.
+    static func string<S: Sequence<Unicode.Scalar>>(_ scalars: S) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
     }
 
     /// Leading `--name[=value]` words (quotes and backslashes handled); `--` ends them.
     static func extractFlags(_ line: String) -> (String, [String]) {
-        let chars = Array(line)
+        let chars = Array(line.unicodeScalars)
         var words: [String] = []
-        var word = ""
+        var word = String.UnicodeScalarView()
         var blankOK = false
-        var quote: Character = "\0"
+        var quote: Unicode.Scalar = "\0"
         enum Phase { case spaces, word, quote }
         var phase = Phase.spaces
         var pos = 0
         while pos <= chars.count {
             let atEnd = pos == chars.count
-            let ch: Character = atEnd ? "\0" : chars[pos]
+            let ch: Unicode.Scalar = atEnd ? "\0" : chars[pos]
             if phase == .spaces {
                 if atEnd { break }
                 if isSpace(ch) {
@@ -67,20 +80,20 @@ enum LineParsers {
                     continue
                 }
                 if ch != "-" || pos + 1 == chars.count || chars[pos + 1] != "-" {
-                    return (String(chars[pos...]), words)
+                    return (string(chars[pos...]), words)
                 }
                 phase = .word
             }
             if atEnd {
-                if word != "--" && (blankOK || !word.isEmpty) { words.append(word) }
+                if String(word) != "--" && (blankOK || !word.isEmpty) { words.append(String(word)) }
                 break
             }
             if phase == .word {
                 if isSpace(ch) {
                     phase = .spaces
-                    if word == "--" { return (String(chars[pos...]), words) }
-                    if blankOK || !word.isEmpty { words.append(word) }
-                    word = ""
+                    if String(word) == "--" { return (string(chars[pos...]), words) }
+                    if blankOK || !word.isEmpty { words.append(String(word)) }
+                    word = String.UnicodeScalarView()
                     blankOK = false
                     pos += 1
                     continue
@@ -128,35 +141,36 @@ enum LineParsers {
     }
 
     /// Whitespace-separated words keeping quotes and escapes (BuildKit's parseWords).
-    static func words(_ rest: String, escape: Character) -> [String] {
-        let chars = Array(rest)
+    static func words(_ rest: String, escape escapeToken: Character) -> [String] {
+        let chars = Array(rest.unicodeScalars)
+        let escape = escapeToken.unicodeScalars.first ?? "\\"
         var words: [String] = []
-        var word = ""
+        var word = String.UnicodeScalarView()
         var blankOK = false
-        var quote: Character = "\0"
+        var quote: Unicode.Scalar = "\0"
         enum Phase { case spaces, word, quote }
         var phase = Phase.spaces
         var pos = 0
         while pos <= chars.count {
             let atEnd = pos == chars.count
-            var ch: Character = atEnd ? "\0" : chars[pos]
+            var ch: Unicode.Scalar = atEnd ? "\0" : chars[pos]
             if phase == .spaces {
                 if atEnd { break }
-                if ch.isWhitespace {
+                if isWhitespace(ch) {
                     pos += 1
                     continue
                 }
                 phase = .word
             }
             if atEnd {
-                if blankOK || !word.isEmpty { words.append(word) }
+                if blankOK || !word.isEmpty { words.append(String(word)) }
                 break
             }
             if phase == .word {
-                if ch.isWhitespace {
+                if isWhitespace(ch) {
                     phase = .spaces
-                    if blankOK || !word.isEmpty { words.append(word) }
-                    word = ""
+                    if blankOK || !word.isEmpty { words.append(String(word)) }
+                    word = String.UnicodeScalarView()
                     blankOK = false
                     pos += 1
                     continue
@@ -209,12 +223,14 @@ enum LineParsers {
         }
         var nodes: [Node] = []
         for word in list {
-            guard let eq = word.firstIndex(of: "=") else {
+            let scalars = word.unicodeScalars
+            guard let eq = scalars.firstIndex(of: "=") else {
                 throw Parser.LineError(
                     message: "Syntax error - can't find = in \(GoQuote.quote(word)). Must be of the form: name=value")
             }
             nodes += [
-                Node(value: String(word[..<eq])), Node(value: String(word[word.index(after: eq)...])), Node(value: "="),
+                Node(value: String(scalars[..<eq])), Node(value: String(scalars[scalars.index(after: eq)...])),
+                Node(value: "="),
             ]
         }
         return nodes
@@ -223,21 +239,24 @@ enum LineParsers {
     /// Splits on runs of `[\t\v\f\r ]`.
     static func splitWhitespace(_ text: String, limit: Int = .max) -> [String] {
         var parts: [String] = []
-        var current = ""
-        var index = text.startIndex
-        let separators: Set<Character> = [" ", "\t", "\u{0B}", "\u{0C}", "\r"]
-        while index < text.endIndex {
-            let c = text[index]
+        var current = String.UnicodeScalarView()
+        let scalars = text.unicodeScalars
+        var index = scalars.startIndex
+        let separators: Set<Unicode.Scalar> = [" ", "\t", "\u{0B}", "\u{0C}", "\r"]
+        while index < scalars.endIndex {
+            let c = scalars[index]
             if separators.contains(c) && parts.count < limit - 1 {
-                parts.append(current)
-                current = ""
-                while index < text.endIndex && separators.contains(text[index]) { index = text.index(after: index) }
+                parts.append(String(current))
+                current = String.UnicodeScalarView()
+                while index < scalars.endIndex && separators.contains(scalars[index]) {
+                    index = scalars.index(after: index)
+                }
                 continue
             }
             current.append(c)
-            index = text.index(after: index)
+            index = scalars.index(after: index)
         }
-        parts.append(current)
+        parts.append(String(current))
         return parts
     }
 
@@ -247,7 +266,7 @@ enum LineParsers {
 
     /// A JSON array of strings, or nil when `rest` is not JSON; throws for arrays of non-strings.
     static func jsonArray(_ rest: String) throws(Parser.LineError) -> [String]? {
-        let text = String(rest.drop { $0.isWhitespace })
+        let text = String(String.UnicodeScalarView(rest.unicodeScalars.drop(while: isWhitespace)))
         guard text.hasPrefix("[") else { return nil }
         guard let data = text.data(using: .utf8),
             let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
@@ -275,11 +294,12 @@ enum LineParsers {
     }
 
     static func healthcheck(_ rest: String) throws(Parser.LineError) -> ([Node], Bool) {
-        guard let separator = rest.firstIndex(where: { $0.isWhitespace }) ?? (rest.isEmpty ? nil : rest.endIndex),
-            separator != rest.startIndex
+        let scalars = rest.unicodeScalars
+        guard let separator = scalars.firstIndex(where: isWhitespace) ?? (rest.isEmpty ? nil : scalars.endIndex),
+            separator != scalars.startIndex
         else { return ([], false) }
-        let type = String(rest[..<separator])
-        let command = String(rest[separator...].drop { $0.isWhitespace })
+        let type = String(scalars[..<separator])
+        let command = String(String.UnicodeScalarView(scalars[separator...].drop(while: isWhitespace)))
         let (next, json) = try maybeJSON(command)
         return ([Node(value: type)] + next, json)
     }

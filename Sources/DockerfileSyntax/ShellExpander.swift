@@ -71,8 +71,8 @@ private struct WordCollector {
     var words: [String] = []
     var inWord = false
 
-    mutating func addChar(_ c: Character) {
-        if c.isWhitespace {
+    mutating func addChar(_ c: Unicode.Scalar) {
+        if c.properties.isWhitespace {
             if inWord && !word.isEmpty {
                 words.append(word)
                 word = ""
@@ -83,13 +83,13 @@ private struct WordCollector {
         }
     }
 
-    mutating func addRawChar(_ c: Character) {
-        word.append(c)
+    mutating func addRawChar(_ c: Unicode.Scalar) {
+        word.unicodeScalars.append(c)
         inWord = true
     }
 
     mutating func addString(_ s: String) {
-        for c in s { addChar(c) }
+        for c in s.unicodeScalars { addChar(c) }
     }
 
     mutating func addRawString(_ s: String) {
@@ -107,10 +107,12 @@ private struct WordCollector {
     }
 }
 
+/// Reads the word as Unicode scalars, as BuildKit's lexer reads runes: a combining mark after a
+/// quote, `$` or an escape does not hide it (as a Swift `Character`, the pair would be one).
 private struct Lexer {
-    let characters: [Character]
+    let characters: [Unicode.Scalar]
     let source: String
-    let escape: Character
+    let escape: Unicode.Scalar
     let lookup: (String) -> String?
     var position = 0
     var matched = Set<String>()
@@ -118,15 +120,15 @@ private struct Lexer {
     var options = ShellExpander.Options()
 
     init(_ word: String, escape: Character, lookup: @escaping (String) -> String?) {
-        characters = Array(word)
+        characters = Array(word.unicodeScalars)
         source = word
-        self.escape = escape
+        self.escape = escape.unicodeScalars.first ?? "\\"
         self.lookup = lookup
     }
 
-    func peek() -> Character? { position < characters.count ? characters[position] : nil }
+    func peek() -> Unicode.Scalar? { position < characters.count ? characters[position] : nil }
 
-    mutating func next() -> Character? {
+    mutating func next() -> Unicode.Scalar? {
         guard position < characters.count else { return nil }
         defer { position += 1 }
         return characters[position]
@@ -136,7 +138,7 @@ private struct Lexer {
 
     mutating func environment(_ name: String) -> String? {
         // Positional and special parameters are always empty, like BuildKit.
-        if name.first.map({ $0.isNumber || "@*#?-$!".contains($0) }) ?? false { return nil }
+        if name.unicodeScalars.first.map({ Self.isDigit($0) || Self.isSpecialParameter($0) }) ?? false { return nil }
         if let value = lookup(name) {
             matched.insert(name)
             return value
@@ -145,7 +147,20 @@ private struct Lexer {
         return nil
     }
 
-    mutating func process(stopOn stop: Character?) throws(ExpansionError) -> (text: String, words: [String]) {
+    /// Go's unicode.IsDigit: decimal digits of any script.
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { c.properties.generalCategory == .decimalNumber }
+
+    /// Go's unicode.IsLetter: the letter categories.
+    static func isLetter(_ c: Unicode.Scalar) -> Bool {
+        switch c.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return false
+        }
+    }
+
+    static func isSpecialParameter(_ c: Unicode.Scalar) -> Bool { "@*#?-$!".unicodeScalars.contains(c) }
+
+    mutating func process(stopOn stop: Unicode.Scalar?) throws(ExpansionError) -> (text: String, words: [String]) {
         var result = ""
         var words = WordCollector()
         while let c = peek() {
@@ -171,7 +186,7 @@ private struct Lexer {
                 if ch == escape {
                     if options.rawEscapes {
                         words.addRawChar(ch)
-                        result.append(ch)
+                        result.unicodeScalars.append(ch)
                     }
                     // An escape makes the next character literal; a trailing one is dropped.
                     guard let escaped = next() else { break }
@@ -180,7 +195,7 @@ private struct Lexer {
                 } else {
                     words.addChar(ch)
                 }
-                result.append(ch)
+                result.unicodeScalars.append(ch)
             }
         }
         if let stop {
@@ -197,7 +212,7 @@ private struct Lexer {
                 throw error("unexpected end of statement while looking for matching single-quote")
             }
             if c == "'" { return options.rawQuotes ? result + "'" : result }
-            result.append(c)
+            result.unicodeScalars.append(c)
         }
     }
 
@@ -220,33 +235,33 @@ private struct Lexer {
             if ch == escape {
                 guard let following = peek() else { continue }  // a trailing escape is ignored
                 if following == "\"" || following == "$" || following == escape {
-                    if options.rawEscapes { result.append(ch) }
+                    if options.rawEscapes { result.unicodeScalars.append(ch) }
                     ch = next()!
                 }
             }
-            result.append(ch)
+            result.unicodeScalars.append(ch)
         }
     }
 
     mutating func name() -> String {
-        var name = ""
+        var name = String.UnicodeScalarView()
         while let c = peek() {
-            if name.isEmpty && c.isNumber {
-                while let d = peek(), d.isNumber {
+            if name.isEmpty && Self.isDigit(c) {
+                while let d = peek(), Self.isDigit(d) {
                     name.append(d)
                     _ = next()
                 }
-                return name
+                return String(name)
             }
-            if name.isEmpty && "@*#?-$!".contains(c) {
+            if name.isEmpty && Self.isSpecialParameter(c) {
                 _ = next()
                 return String(c)
             }
-            guard c.isLetter || c.isNumber || c == "_" else { break }
+            guard Self.isLetter(c) || Self.isDigit(c) || c == "_" else { break }
             name.append(c)
             _ = next()
         }
-        return name
+        return String(name)
     }
 
     mutating func dollar() throws(ExpansionError) -> String {
@@ -338,7 +353,7 @@ private struct Lexer {
     }
 
     /// The word up to `terminator`, or nil when the input ends first.
-    mutating func word(until terminator: Character, rawEscapes: Bool) throws(ExpansionError) -> String? {
+    mutating func word(until terminator: Unicode.Scalar, rawEscapes: Bool) throws(ExpansionError) -> String? {
         var result = ""
         while let c = peek() {
             if c == terminator {
@@ -352,11 +367,11 @@ private struct Lexer {
             default:
                 var ch = next()!
                 if ch == escape {
-                    if rawEscapes { result.append(ch) }
+                    if rawEscapes { result.unicodeScalars.append(ch) }
                     guard let escaped = next() else { break }
                     ch = escaped
                 }
-                result.append(ch)
+                result.unicodeScalars.append(ch)
             }
         }
         return nil
@@ -370,7 +385,7 @@ enum Glob {
     /// Every token but `*` matches exactly one character, so only the most recent `*` ever needs
     /// to take one more character when the rest fails: a single backtrack point keeps the match
     /// O(pattern × text) whatever the pattern (`${v%*********x}` used to take exponential time).
-    static func matches(_ pattern: [Character], _ text: [Character]) -> Bool {
+    static func matches(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Bool {
         var p = 0
         var t = 0
         var star = -1  // the pattern index just after the last `*`, or -1
@@ -415,7 +430,7 @@ enum Glob {
 
     /// A bracket expression at `start`: whether it matches `c`, and the index after its `]`; nil
     /// when it is not closed (then `[` is an ordinary character).
-    private static func bracket(_ pattern: [Character], _ start: Int, _ c: Character) -> (Bool, Int)? {
+    private static func bracket(_ pattern: [Unicode.Scalar], _ start: Int, _ c: Unicode.Scalar) -> (Bool, Int)? {
         var i = start + 1
         var negate = false
         if i < pattern.count && (pattern[i] == "!" || pattern[i] == "^") {
@@ -439,28 +454,28 @@ enum Glob {
     }
 
     static func removePrefix(_ pattern: String, from value: String, longest: Bool) -> String {
-        let p = Array(pattern)
-        let v = Array(value)
+        let p = Array(pattern.unicodeScalars)
+        let v = Array(value.unicodeScalars)
         let range = longest ? Array((0...v.count).reversed()) : Array(0...v.count)
         for i in range where matches(p, Array(v[0..<i])) {
-            return String(v[i...])
+            return LineParsers.string(v[i...])
         }
         return value
     }
 
     static func removeSuffix(_ pattern: String, from value: String, longest: Bool) -> String {
-        let p = Array(pattern)
-        let v = Array(value)
+        let p = Array(pattern.unicodeScalars)
+        let v = Array(value.unicodeScalars)
         let range = longest ? Array(0...v.count) : Array((0...v.count).reversed())
         for i in range where matches(p, Array(v[i...])) {
-            return String(v[..<i])
+            return LineParsers.string(v[..<i])
         }
         return value
     }
 
     static func replace(_ pattern: String, in value: String, with replacement: String, all: Bool) -> String {
-        let p = Array(pattern)
-        let v = Array(value)
+        let p = Array(pattern.unicodeScalars)
+        let v = Array(value.unicodeScalars)
         if p.isEmpty {
             // An empty pattern matches the empty string: before the value, or (all) between
             // every character, as Go's regexp replacement does.
@@ -487,7 +502,7 @@ enum Glob {
                     continue
                 }
             }
-            result.append(v[i])
+            result.unicodeScalars.append(v[i])
             i += 1
         }
         return result

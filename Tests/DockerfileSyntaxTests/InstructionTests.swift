@@ -154,6 +154,32 @@ import Testing
     /// Found by the fuzzer (a 10 s timeout): `${v%****…*x}` made the pattern matcher backtrack
     /// over every way to share the text between the stars. It is linear per text position now;
     /// the answers stay the shell's.
+    /// Words are read as Unicode scalars, as BuildKit reads runes: a combining mark right after a
+    /// quote, an escape or `=` is a character of its own, not part of a grapheme that hides the
+    /// quote (`ENV A="\u{301}b"` used to fail with "unexpected end of statement").
+    @Test func combiningMarksDoNotHideQuotesOrNames() throws {
+        let dockerfile = try Dockerfile.parse("FROM scratch\nENV A=\"\u{301}b\" C=\u{301}d\n", fileName: "Dockerfile")
+        let commands = try dockerfile.stages[0].commands.map { try $0.expanded(escapeToken: "\\") { _ in nil } }
+        guard case .env(let env) = commands[0] else {
+            Issue.record("not ENV")
+            return
+        }
+        #expect(env.pairs == [KeyValuePair(key: "A", value: "\u{301}b"), KeyValuePair(key: "C", value: "\u{301}d")])
+
+        let expander = ShellExpander()
+        let values = ["A": "x", "v": "ab\u{301}"]
+        // A name stops at a combining mark (it is neither a letter nor a digit).
+        #expect(try expander.expand("$A\u{301}") { values[$0] } == "x\u{301}")
+        #expect(try expander.expand("'\u{301}'\"\u{301}\"\\\u{301}") { values[$0] } == "\u{301}\u{301}\u{301}")
+        #expect(try expander.expand("${v%\u{301}}") { values[$0] } == "ab")
+        #expect(try expander.expand("${v/b?/c}") { values[$0] } == "ac")
+        #expect(try expander.expandWords("a\u{301} b") { values[$0] } == ["a\u{301}", "b"])
+        // Digits are decimal digits of any script (a positional parameter, always empty); other
+        // numerals are not names.
+        #expect(try expander.expand("[$\u{0661}]") { values[$0] } == "[]")
+        #expect(try expander.expand("[$\u{00BD}]") { values[$0] } == "[$\u{00BD}]")
+    }
+
     @Test func patternsWithManyStarsStayFast() throws {
         let value = String(repeating: "ab", count: 200) + "/x"
         let stars = String(repeating: "*", count: 120)
