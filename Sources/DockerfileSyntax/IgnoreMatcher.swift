@@ -12,8 +12,10 @@ public struct IgnoreMatcher: Sendable {
         var components: [String]
     }
 
+    /// Patterns and paths are matched as Unicode scalars, as Go matches runes (a Swift `Character`
+    /// would make `e` + U+0301 one character, and treat it as equal to a precomposed `é`).
     enum Token: Sendable, Equatable {
-        case literal(Character)
+        case literal(Unicode.Scalar)
         case star  // [^/]*
         case question  // [^/]
         case anyDirectories  // (.*/)?
@@ -22,8 +24,8 @@ public struct IgnoreMatcher: Sendable {
     }
 
     enum ClassItem: Sendable, Equatable {
-        case character(Character)
-        case range(Character, Character)
+        case character(Unicode.Scalar)
+        case range(Unicode.Scalar, Unicode.Scalar)
     }
 
     let patterns: [Pattern]
@@ -37,8 +39,8 @@ public struct IgnoreMatcher: Sendable {
             var text = raw.trimming(.whitespaces)
             if text.isEmpty { continue }
             var exclusion = false
-            if text.hasPrefix("!") {
-                text = String(text.dropFirst()).trimming(.whitespaces)
+            if text.startsWithScalar("!") {
+                text = text.droppingFirstScalar().trimming(.whitespaces)
                 guard !text.isEmpty else {
                     throw IgnorePatternError(pattern: raw, message: "illegal exclusion pattern: \"!\"")
                 }
@@ -53,7 +55,7 @@ public struct IgnoreMatcher: Sendable {
             patterns.append(
                 Pattern(
                     exclusion: exclusion, cleaned: text, tokens: Self.compile(text),
-                    components: text.split(separator: "/").map(String.init)))
+                    components: text.scalarComponents(separatedBy: "/", omittingEmpty: true)))
         }
         self.patterns = patterns
     }
@@ -63,22 +65,26 @@ public struct IgnoreMatcher: Sendable {
     public static func patterns(fromIgnoreFile text: String) -> [String] {
         var result: [String] = []
         var first = true
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = Substring(rawLine)
+        // Lines end at "\n" (as scalars: "\r\n" is a single Swift Character, which a split on
+        // "\n" would not see); a "\r" before it goes with the trimming below.
+        for rawLine in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = Substring(Substring.UnicodeScalarView(rawLine))
             if first {
-                if line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
+                if line.startsWithScalar("\u{FEFF}") { line = Substring(line.droppingFirstScalar()) }
                 first = false
             }
             var pattern = line.trimming(.whitespacesAndNewlines)
-            if pattern.isEmpty || pattern.hasPrefix("#") { continue }
+            if pattern.isEmpty || pattern.startsWithScalar("#") { continue }
             var invert = false
-            if pattern.hasPrefix("!") {
+            if pattern.startsWithScalar("!") {
                 invert = true
-                pattern = String(pattern.dropFirst()).trimming(.whitespaces)
+                pattern = pattern.droppingFirstScalar().trimming(.whitespaces)
             }
             if !pattern.isEmpty {
                 pattern = clean(pattern)
-                if pattern.count > 1 && pattern.hasPrefix("/") { pattern.removeFirst() }
+                if pattern.unicodeScalars.count > 1 && pattern.startsWithScalar("/") {
+                    pattern = pattern.droppingFirstScalar()
+                }
             }
             result.append(invert ? "!" + pattern : pattern)
         }
@@ -132,7 +138,7 @@ public struct IgnoreMatcher: Sendable {
         try matcher.validate()
         let file = clean(path)
         if file == "." { return false }
-        let parentComponents = file.split(separator: "/").dropLast().map(String.init)
+        let parentComponents = Array(file.scalarComponents(separatedBy: "/", omittingEmpty: true).dropLast())
         var matched = false
         for pattern in matcher.patterns {
             if pattern.exclusion != matched { continue }
@@ -149,9 +155,9 @@ public struct IgnoreMatcher: Sendable {
     /// True when `directory` is excluded and no exception could re-include anything under it.
     public func canSkipDirectory(_ directory: String) -> Bool {
         guard isExcluded(directory) else { return false }
-        let components = directory.split(separator: "/").map(String.init)
+        let components = directory.scalarComponents(separatedBy: "/", omittingEmpty: true)
         for pattern in patterns where pattern.exclusion {
-            if pattern.cleaned.contains("**") { return false }
+            if pattern.cleaned.containsScalars("**") { return false }
             guard pattern.components.count > components.count else { continue }
             var prefixMatches = true
             for (index, component) in components.enumerated() {
@@ -171,19 +177,20 @@ public struct IgnoreMatcher: Sendable {
     /// The parent directories of `path` from the top, as Go's filepath.Dir and Split give them
     /// (so `a/b/c/` has parents `a`, `a/b` and `a/b/c`).
     static func parentDirectories(_ path: String) -> [String] {
-        guard let slash = path.lastIndex(of: "/") else { return [] }
-        let directory = clean(String(path[..<slash]))
+        let scalars = path.unicodeScalars
+        guard let slash = scalars.lastIndex(of: "/") else { return [] }
+        let directory = clean(String(scalars[..<slash]))
         guard directory != "." else { return [] }
-        let components = directory.split(separator: "/", omittingEmptySubsequences: false)
+        let components = directory.scalarComponents(separatedBy: "/", omittingEmpty: false)
         return (1...components.count).map { components[0..<$0].joined(separator: "/") }
     }
 
     /// Go's path.Clean.
     static func clean(_ path: String) -> String {
         if path.isEmpty { return "." }
-        let rooted = path.hasPrefix("/")
-        var parts: [Substring] = []
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        let rooted = path.startsWithScalar("/")
+        var parts: [String] = []
+        for component in path.scalarComponents(separatedBy: "/", omittingEmpty: true) {
             if component == "." { continue }
             if component == ".." {
                 if let last = parts.last, last != ".." {
@@ -201,7 +208,7 @@ public struct IgnoreMatcher: Sendable {
     }
 
     static func compile(_ pattern: String) -> [Token] {
-        let chars = Array(pattern)
+        let chars = Array(pattern.unicodeScalars)
         var tokens: [Token] = []
         var i = 0
         while i < chars.count {
@@ -264,7 +271,7 @@ public struct IgnoreMatcher: Sendable {
     }
 
     static func matches(_ tokens: [Token], _ path: String) -> Bool {
-        let text = Array(path)
+        let text = Array(path.unicodeScalars)
         var memo = [Int: Bool]()
         func match(_ t: Int, _ p: Int) -> Bool {
             let key = t * (text.count + 1) + p

@@ -231,4 +231,24 @@ import Testing
         #expect(matcher.canSkipDirectory("drop"))
         #expect(!matcher.canSkipDirectory("logs"))
     }
+
+    /// A .dockerignore written with CRLF line ends has one pattern per line ("\r\n" is a single
+    /// Swift Character, so splitting on "\n" once saw one long line).
+    @Test func crlfLinesArePatternsOfTheirOwn() throws {
+        let patterns = IgnoreMatcher.patterns(fromIgnoreFile: "\u{FEFF}drop\r\n*.log\r\n!keep.log\r\n")
+        #expect(patterns == ["drop", "*.log", "!keep.log"])
+        let matcher = try IgnoreMatcher(patterns: patterns)
+        #expect(matcher.isExcluded("drop/x") && matcher.isExcluded("a.log") && !matcher.isExcluded("keep.log"))
+    }
+
+    /// Names are matched rune by rune, as moby's patternmatcher does: `?` takes a combining mark
+    /// of a decomposed name, and a precomposed `é` is not the decomposed one.
+    @Test func namesAreMatchedAsScalars() throws {
+        let decomposed = "cafe\u{301}.txt"
+        #expect(try IgnoreMatcher(patterns: ["cafe?.txt"]).isExcluded(decomposed))
+        #expect(try !IgnoreMatcher(patterns: ["caf\u{E9}.txt"]).isExcluded(decomposed))
+        #expect(try IgnoreMatcher(patterns: ["caf\u{E9}.txt"]).isExcluded("caf\u{E9}.txt"))
+        #expect(try IgnoreMatcher(patterns: ["cafe[\u{300}-\u{36F}].txt"]).isExcluded(decomposed))
+        #expect(try IgnoreMatcher(patterns: ["dir"]).isExcluded("dir/\u{301}x"))
+    }
 }
