@@ -26,25 +26,26 @@ enum HeredocParsing {
 
     /// `<<`, `<<-`, optionally after a descriptor number, with nothing after it.
     static func isBareOperator(_ word: String) -> Bool {
-        let rest = word.drop { $0.isASCII && $0.isNumber }
+        let rest = String(String.UnicodeScalarView(word.unicodeScalars.drop { ("0"..."9").contains($0) }))
         return rest == "<<" || rest == "<<-"
     }
 
     /// A heredoc from one word such as `<<EOF`, `<<-"EOF"` or `3<<EOF`; nil when the word is not one.
     static func parse(_ word: String) throws(Parser.LineError) -> ParsedHeredoc? {
-        guard word.hasPrefix("<<") || word.first?.isNumber == true else { return nil }
-        // ^(\d*)<<(-?)([^<]*)$
-        let digits = word.prefix { $0.isASCII && $0.isNumber }
-        var rest = word.dropFirst(digits.count)
-        guard rest.hasPrefix("<<") else { return nil }
-        rest = rest.dropFirst(2)
+        // ^(\d*)<<(-?)([^<]*)$, over scalars as Go's regexp reads runes.
+        let scalars = word.unicodeScalars
+        let digits = String(String.UnicodeScalarView(scalars.prefix { ("0"..."9").contains($0) }))
+        var tail = scalars.dropFirst(digits.unicodeScalars.count)
+        guard tail.starts(with: "<<".unicodeScalars) else { return nil }
+        tail = tail.dropFirst(2)
         var chomp = false
-        if rest.first == "-" {
+        if tail.first == "-" {
             chomp = true
-            rest = rest.dropFirst()
+            tail = tail.dropFirst()
         }
-        rest = rest.drop { $0 == " " || $0 == "\t" }
-        guard !rest.contains("<"), !rest.isEmpty else { return nil }
+        tail = tail.drop { $0 == " " || $0 == "\t" }
+        guard !tail.contains("<"), !tail.isEmpty else { return nil }
+        let rest = String(String.UnicodeScalarView(tail))
         let expander = ShellExpander(escapeToken: "\\")
         let plain: [String]
         let raw: [String]
@@ -60,7 +61,7 @@ enum HeredocParsing {
         guard raw.count == plain.count else {
             throw Parser.LineError(message: "internal lexing of heredoc produced inconsistent results: \(rest)")
         }
-        func quotes(_ s: String) -> Int { s.filter { $0 == "'" || $0 == "\"" }.count }
+        func quotes(_ s: String) -> Int { s.unicodeScalars.filter { $0 == "'" || $0 == "\"" }.count }
         return ParsedHeredoc(
             name: plain[0], expand: quotes(plain[0]) == quotes(raw[0]), chomp: chomp,
             fileDescriptor: Int(digits) ?? 0)

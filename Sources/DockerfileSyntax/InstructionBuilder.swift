@@ -60,9 +60,10 @@ struct InstructionBuilder {
         var seen = Set<String>()
         for raw in node.flags {
             guard raw.hasPrefix("--") else { throw error(node, "invalid flag '\(raw)' for \(keyword.uppercased())") }
-            let body = raw.dropFirst(2)
-            let name = String(body.prefix { $0 != "=" })
-            let value: String? = body.contains("=") ? String(body.drop { $0 != "=" }.dropFirst()) : nil
+            let body = raw.unicodeScalars.dropFirst(2)
+            let name = String(String.UnicodeScalarView(body.prefix { $0 != "=" }))
+            let value: String? =
+                body.contains("=") ? String(String.UnicodeScalarView(body.drop { $0 != "=" }.dropFirst())) : nil
             guard let spec = allowed[name] else {
                 let column =
                     (node.original.range(of: raw).map {
@@ -194,9 +195,10 @@ struct InstructionBuilder {
             try requireNoFlags(node)
             guard !args.isEmpty else { throw error(node, "ARG requires at least one argument") }
             let declarations = args.map { word -> ArgDeclaration in
-                if let eq = word.firstIndex(of: "=") {
+                let scalars = word.unicodeScalars
+                if let eq = scalars.firstIndex(of: "=") {
                     return ArgDeclaration(
-                        name: String(word[..<eq]), defaultValue: String(word[word.index(after: eq)...]))
+                        name: String(scalars[..<eq]), defaultValue: String(scalars[scalars.index(after: eq)...]))
                 }
                 return ArgDeclaration(name: word, defaultValue: nil)
             }
@@ -305,8 +307,10 @@ struct InstructionBuilder {
     static func heredoc(_ parsed: ParsedHeredoc) -> Heredoc {
         var content = parsed.content
         if parsed.chomp {
-            content = content.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { String($0.drop { $0 == "\t" }) }.joined(separator: "\n")
+            // Lines as scalars: "\r\n" is one Swift Character, and a CRLF heredoc's tabs count too.
+            content = content.scalarComponents(separatedBy: "\n", omittingEmpty: false)
+                .map { $0.unicodeScalars.drop { $0 == "\t" } }.map { String(String.UnicodeScalarView($0)) }
+                .joined(separator: "\n")
         }
         return Heredoc(
             name: parsed.name, content: content, expand: parsed.expand, fileDescriptor: parsed.fileDescriptor)

@@ -214,7 +214,7 @@ enum LineParsers {
     static func nameValues(_ rest: String, keyword: String, escape: Character) throws(Parser.LineError) -> [Node] {
         let list = words(rest, escape: escape)
         guard let first = list.first else { return [] }
-        if !first.contains("=") {
+        if !first.unicodeScalars.contains("=") {
             let parts = splitWhitespace(rest, limit: 2)
             guard parts.count == 2 else {
                 throw Parser.LineError(message: "\(keyword) must have two arguments")

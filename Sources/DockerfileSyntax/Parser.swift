@@ -76,7 +76,7 @@ public enum Parser {
             } catch {
                 throw fail(error.message, line: startLine)
             }
-            if child.canContainHeredoc && line.contains("<<") {
+            if child.canContainHeredoc && line.containsScalars("<<") {
                 let heredocs: [ParsedHeredoc]
                 do throws(Parser.LineError) {
                     heredocs = try HeredocParsing.heredocs(inLine: line)

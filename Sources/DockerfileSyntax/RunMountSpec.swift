@@ -56,7 +56,9 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
         var readOnlyGiven = false
         let fields = try csvFields(text)
         for field in fields {
-            guard let equals = field.firstIndex(of: "=") else {
+            // Split at the first "=" scalar (a combining mark after it is part of the value).
+            let scalars = field.unicodeScalars
+            guard let equals = scalars.firstIndex(of: "=") else {
                 guard !field.isEmpty else { continue }
                 switch field.lowercased() {
                 case "readonly", "ro":
@@ -75,8 +77,8 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
                 }
                 continue
             }
-            let key = field[..<equals].lowercased()
-            let raw = String(field[field.index(after: equals)...])
+            let key = String(scalars[..<equals]).lowercased()
+            let raw = String(scalars[scalars.index(after: equals)...])
             let value: String
             let deferred: Bool
             if let expand {
@@ -86,7 +88,7 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
                 deferred = false
             } else {
                 value = raw
-                deferred = raw.contains("$")
+                deferred = raw.unicodeScalars.contains("$")
             }
             switch key {
             case "type":
@@ -157,7 +159,7 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
                 )
             }
         }
-        let lenient = expand == nil && text.contains("$")
+        let lenient = expand == nil && text.unicodeScalars.contains("$")
         if !readOnlyGiven { spec.readOnly = !(spec.type == .cache || spec.type == .tmpfs) }
         if spec.type == .bind || spec.type == .tmpfs {
             if spec.mode != nil { throw RunMountError("mode not allowed for \"\(spec.type.rawValue)\" type mounts") }
@@ -230,8 +232,10 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
         var fields: [String] = []
         var current = ""
         var quoted = false
-        var characters = text.makeIterator()
-        var pending: Character? = nil
+        // Scalars, as Go's encoding/csv reads runes (a combining mark after a quote or a comma
+        // would otherwise hide it inside one Character).
+        var characters = text.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar? = nil
         while let c = pending ?? characters.next() {
             pending = nil
             if quoted {
@@ -247,7 +251,7 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
                         quoted = false
                     }
                 } else {
-                    current.append(c)
+                    current.unicodeScalars.append(c)
                 }
             } else if c == "\"" {
                 quoted = true
@@ -255,7 +259,7 @@ public struct RunMountSpec: Sendable, Equatable, Codable {
                 fields.append(current)
                 current = ""
             } else {
-                current.append(c)
+                current.unicodeScalars.append(c)
             }
         }
         if quoted { throw RunMountError("unterminated quote in '\(text)'") }

@@ -180,6 +180,27 @@ import Testing
         #expect(try expander.expand("[$\u{00BD}]") { values[$0] } == "[$\u{00BD}]")
     }
 
+    /// The same for `=` in ARG and flags, `<<` of a heredoc, `$` and `"` in a --mount value and
+    /// a CRLF heredoc's tabs: found by scalar, as BuildKit finds bytes and runes.
+    @Test func syntaxCharactersBeforeCombiningMarks() throws {
+        let text =
+            "FROM scratch\nARG N=\u{301}v\nCOPY --chown=\u{301}u a /b\nRUN <<\u{301}E\nx\n\u{301}E\n"
+            + "RUN --mount=type=secret,id=\"\u{301}s\" true\nRUN <<-E\r\n\tone\r\n\ttwo\r\nE\r\n"
+        let stage = try Dockerfile.parse(text, fileName: "Dockerfile").stages[0]
+        guard case .arg(let arg) = stage.commands[0], case .copy(let copy) = stage.commands[1],
+            case .run(let heredoc) = stage.commands[2], case .run(let mounted) = stage.commands[3],
+            case .run(let chomped) = stage.commands[4]
+        else {
+            Issue.record("unexpected commands: \(stage.commands)")
+            return
+        }
+        #expect(arg.args == [ArgDeclaration(name: "N", defaultValue: "\u{301}v")])
+        #expect(copy.chown == "\u{301}u")
+        #expect(heredoc.heredocs.map(\.name) == ["\u{301}E"])
+        #expect(try mounted.mounts.map { try RunMountSpec.parse($0).id } == ["\u{301}s"])
+        #expect(chomped.heredocs.first?.content == "one\r\ntwo\r\n")
+    }
+
     @Test func patternsWithManyStarsStayFast() throws {
         let value = String(repeating: "ab", count: 200) + "/x"
         let stars = String(repeating: "*", count: 120)
