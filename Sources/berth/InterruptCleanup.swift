@@ -13,7 +13,6 @@ import ImageStore
 /// and snapshots are recorded only once complete, and an unfinished SQLite transaction rolls back.
 enum InterruptCleanup {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
-    nonisolated(unsafe) private static var scratch: String?
 
     /// Installs the handlers for `store`. Also makes a directory of this process under the store's
     /// `tmp/` where the store hands out its temporary paths from then on, and points $TMPDIR at
@@ -21,12 +20,10 @@ enum InterruptCleanup {
     static func install(_ store: ImageStore) {
         let directory = store.temporaryPath("process")
         if mkdir(directory, 0o700) == 0 {
-            scratch = directory
             TemporaryPaths.useScratch(directory, in: store.temporaryDirectory)
             setenv("TMPDIR", directory, 1)
-            atexit {
-                if let directory = InterruptCleanup.scratch { try? FileSystem.removeTree(directory) }
-            }
+            // A normal exit removes it too (TemporaryPaths remembers it; no copy kept here).
+            atexit { TemporaryPaths.retireScratch() }
         }
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
