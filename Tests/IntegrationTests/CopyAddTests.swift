@@ -345,6 +345,13 @@ import Testing
         #expect(escaped.stderr.contains("\"esc\" not found in the build context"), "\(escaped.stderr)")
     }
 
+    /// The diff ids of image `tag`, bottom first.
+    static func layers(_ h: BerthHarness, _ tag: String) throws -> [String] {
+        let inspect = try h.berth(["inspect", tag])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
+        return ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
+    }
+
     /// Whether the plain-progress step titled `title` was answered from the cache.
     static func cached(_ progress: String, _ title: String) -> Bool {
         let lines = progress.split(separator: "\n")
@@ -420,11 +427,7 @@ import Testing
             ], "\(listing)")
 
         // A changed base below keeps the --link layers byte for byte.
-        func layers(_ tag: String) throws -> [String] {
-            let inspect = try h.berth(["inspect", tag])
-            let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
-            return ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
-        }
+        func layers(_ tag: String) throws -> [String] { try Self.layers(h, tag) }
         #expect(try h.berth(["build", "-q", "-t", "l1", ctx]).status == 0)
         let rebuilt = try h.berth(["build", "--progress", "plain", "--build-arg", "V=2", "-t", "l2", ctx])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
@@ -435,5 +438,59 @@ import Testing
         #expect(one[one.count - 5] != two[two.count - 5])
         let again = try h.berth(["build", "--progress", "plain", "--build-arg", "V=2", "-t", "l2", ctx])
         #expect(again.stderr.split(separator: "\n").filter { $0.hasSuffix(" CACHED") }.count == 5, "\(again.stderr)")
+    }
+
+    /// A rebuild after one file changed links the unchanged files from the previous build's COPY
+    /// snapshot (same inode) and copies the rest; the layer is byte for byte the one a build
+    /// without cache makes, and the image holds the new content.
+    @Test func unchangedFilesAreLinkedFromThePreviousCopy() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let ctx = try h.context(
+            "relink",
+            [
+                // WORKDIR makes /app an empty directory below: the copy goes into its copy-up.
+                "Dockerfile": "FROM busybox-base\nWORKDIR /app\nCOPY tree .\nCOPY tree /fresh/\nRUN cat /app/a/x\n",
+                "tree/a/x": "one\n", "tree/a/y": "same\n", "tree/b/z": "zed\n", "tree/b/w": "w\n",
+            ])
+        func layers(_ tag: String) throws -> [String] { try Self.layers(h, tag) }
+        /// Inodes of `path` in every snapshot that has it.
+        func inodes(_ path: String) -> [UInt64] {
+            let ids = (try? FileManager.default.contentsOfDirectory(atPath: h.root + "/snapshots")) ?? []
+            return ids.sorted().compactMap { id in
+                var st = stat()
+                return lstat(h.root + "/snapshots/\(id)/fs/" + path, &st) == 0 ? UInt64(st.st_ino) : nil
+            }
+        }
+        #expect(try h.berth(["build", "-q", "-t", "one", ctx]).status == 0)
+        try "two\n".write(toFile: ctx + "/tree/a/x", atomically: false, encoding: .utf8)
+        #expect(chmod(ctx + "/tree/b/w", 0o600) == 0)
+        let two = try h.berth(["build", "--progress", "plain", "-t", "two", ctx])
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(two.stderr.contains("two"), "the RUN did not see the new content: \(two.stderr)")
+        for dir in ["app", "fresh"] {
+            let same = inodes(dir + "/a/y")
+            #expect(same.count == 2 && same[0] == same[1], "\(dir)/a/y not linked: \(same)")
+            let sameToo = inodes(dir + "/b/z")
+            #expect(sameToo.count == 2 && sameToo[0] == sameToo[1], "\(dir)/b/z not linked: \(sameToo)")
+            let changed = inodes(dir + "/a/x")
+            #expect(changed.count == 2 && changed[0] != changed[1], "\(dir)/a/x was linked: \(changed)")
+            let modeChanged = inodes(dir + "/b/w")
+            #expect(modeChanged.count == 2 && modeChanged[0] != modeChanged[1], "\(dir)/b/w was linked")
+        }
+        // The same COPY layers as a build that copies everything (base, WORKDIR, COPY, COPY,
+        // RUN: WORKDIR's and RUN's carry the time they ran).
+        let fresh = try h.berth(["build", "-q", "--no-cache", "-t", "three", ctx])
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        let linked = try layers("two")
+        let copied = try layers("three")
+        #expect(linked.count == 5 && copied.count == 5)
+        #expect(linked.count == 5 && copied.count == 5 && linked[2...3] == copied[2...3], "\(linked)\n\(copied)")
+        let first = try layers("one")
+        #expect(first.count == 5 && linked.count == 5 && linked[2...3] != first[2...3])
+        let x = try h.berth(["run", "--rm", "two", "cat", "/app/a/x", "/fresh/a/y"])
+        #expect(x.stdout == "two\nsame\n", "\(x.stdout) \(x.stderr)")
+        #expect(try h.berth(["system", "check"]).status == 0)
     }
 }

@@ -61,14 +61,54 @@ enum ContentHash {
         }
     }
 
+    /// The SHA-256 of every regular file hashed, by the file's identity when it was hashed
+    /// (device, inode, size, mtime, ctime): a copy that finds the same identity copies exactly
+    /// the bytes that were hashed (any write changes the ctime).
+    final class DigestIndex {
+        struct FileKey: Hashable {
+            var device: UInt64
+            var identity: StatRecords.Identity
+
+            init(_ st: stat) {
+                device = UInt64(st.st_dev)
+                identity = StatRecords.Identity(st)
+            }
+        }
+
+        // Appended while hashing (most hashes are cache hits that never look anything up); the
+        // dictionary is built at the first look-up.
+        private var keys: [FileKey] = []
+        private var values: [[UInt8]] = []
+        private var index: [FileKey: Int]?
+
+        func add(_ st: stat, _ digest: [UInt8]) {
+            keys.append(FileKey(st))
+            values.append(digest)
+        }
+
+        /// The raw digest of the file `st` describes, if it was hashed as it is now.
+        func digest(of st: stat) -> [UInt8]? {
+            if index == nil {
+                var built: [FileKey: Int] = [:]
+                built.reserveCapacity(keys.count)
+                for (position, key) in keys.enumerated() { built[key] = position }
+                index = built
+            }
+            return index?[FileKey(st)].map { values[$0] }
+        }
+    }
+
     /// The content hash of `sources`. With a stat cache, a regular file whose size, mtime,
     /// ctime and inode match the cache is not read: its recorded digest is used. `entries`, when
     /// given, receives every entry's path (the source's path joined with the path under it) and
-    /// a summary of what was hashed for it (for `--explain`).
+    /// a summary of what was hashed for it (for `--explain`); `digests` every regular file's
+    /// digest.
     static func of(
-        _ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil, entries: EntryList? = nil
+        _ sources: [SelectedSource], in root: SourceRoot, cache: StatCache? = nil, entries: EntryList? = nil,
+        digests: DigestIndex? = nil
     ) throws -> String {
         let walker = HashWalker(root: root, cache: cache, entries: entries)
+        walker.digests = digests
         for source in sources {
             walker.hasher.update(Array("source \(source.relativePath)\u{0}".utf8))
             try walker.walkSource(source)
@@ -92,6 +132,7 @@ private final class HashWalker {
     let root: SourceRoot
     let cache: ContentHash.StatCache?
     let entries: ContentHash.EntryList?
+    var digests: ContentHash.DigestIndex?
     var hasher = DigestHasher()
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     /// Path of the entry being visited, relative to the source.
@@ -278,6 +319,7 @@ private final class HashWalker {
             let raw = try fileDigest(
                 dirFD: dirFD, name: name, status: st, hostPath: hostPath(), known: known, lookup: lookup)
             digest = raw
+            digests?.add(st, raw)
             Self.appendHex(raw, to: &scratch)
         }
         scratch.withUnsafeBytes { hasher.update($0) }

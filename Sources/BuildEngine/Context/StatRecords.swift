@@ -10,7 +10,7 @@ enum StatRecords {
     static let fixedSize = 2 + 4 * 8 + 32
 
     /// The identity fields of a stat result, as recorded.
-    struct Identity: Equatable {
+    struct Identity: Hashable {
         var inode: Int64
         var size: Int64
         var mtime: Int64

@@ -13,19 +13,35 @@ struct FileCopier {
     /// `--chmod` bits, applied to files and directories copied.
     var chmod: mode_t?
     var sourceRoot: SourceRoot
+    /// Links unchanged files from the previous run of the same COPY (see ``CopyLinker``).
+    var linker: CopyLinker?
 
     /// Copies `entry` (and, for a directory, what is under it) to `destination`, a host path
     /// already resolved inside the target root. A directory source's children land directly in
     /// `destination`, which takes the directory's mode.
-    func copy(_ source: SelectedSource, to destination: String) throws {
+    ///
+    /// `upperEquivalent`: for a directory `destination` in a mounted overlay that was missing or
+    /// empty, the same directory in the upper directory. Once the directory itself is made (or
+    /// copied up) through the overlay, its contents are written there directly: nothing below
+    /// can show through an empty directory, so the upper directory ends up as the overlay would
+    /// have written it, without overlay's cost per file, and unchanged files can be hard-linked
+    /// (a link cannot cross from the overlay to another snapshot). The caller unmounts without
+    /// looking inside through the overlay again.
+    func copy(_ source: SelectedSource, to destination: String, upperEquivalent: String? = nil) throws {
         var directories: [(target: String, status: stat)] = []
+        var base = destination
         try FileWalk.walk(
             hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
-            let target = entry.relativePath.isEmpty ? destination : destination + "/" + entry.relativePath
+            let target = entry.relativePath.isEmpty ? destination : base + "/" + entry.relativePath
             try Task.checkCancellation()
             try copyEntry(entry, to: target)
-            if entry.isDirectory { directories.append((target, entry.status)) }
+            if entry.relativePath.isEmpty, entry.isDirectory, let upperEquivalent, Self.isDirectory(upperEquivalent) {
+                base = upperEquivalent
+                directories.append((upperEquivalent, entry.status))
+            } else if entry.isDirectory {
+                directories.append((target, entry.status))
+            }
         }
         // Directory mtimes change as children are added: set them once everything is in place.
         for (target, status) in directories {
@@ -96,6 +112,9 @@ struct FileCopier {
     }
 
     private func copyFile(_ source: String, to target: String, permissions: mode_t, status: stat) throws {
+        if let linker, linker.link(source: status, to: target, uid: uid, gid: gid, permissions: permissions) {
+            return
+        }
         let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard input >= 0 else { throw failure("open", source) }
         defer { close(input) }
@@ -128,6 +147,7 @@ struct FileCopier {
         guard fchmod(output, permissions) == 0 else { throw failure("chmod", target) }
         var times = [status.st_atim, status.st_mtim]
         futimens(output, &times)
+        linker?.copied(source: status, input: input, to: target)
     }
 
     private func copyByReading(_ input: Int32, _ output: Int32, _ target: String) throws {
@@ -159,6 +179,11 @@ struct FileCopier {
             throw BuildError("cannot copy over directory \(path) with a non-directory")
         }
         guard unlink(path) == 0 else { throw failure("replace", path) }
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     private func setTimes(_ path: String, _ status: stat, followLinks: Bool) {

@@ -113,7 +113,11 @@ extension StageBuilder {
             ? ContentHash.StatCache(known: try await session.store.statDirectories(under: session.options.contextPath))
             : nil
         let files = ContentHash.EntryList(limit: StepInputs.fileLimit)
-        let contentHash = try ContentHash.of(selections, in: root, cache: statCache, entries: files)
+        // One directory copied: unchanged files can be linked from the previous run's snapshot.
+        let digests =
+            !copy.link && !ignoresCache && items.count == 1 && items[0].keptPath == nil
+                && items[0].selection.isDirectory ? ContentHash.DigestIndex() : nil
+        let contentHash = try ContentHash.of(selections, in: root, cache: statCache, entries: files, digests: digests)
         if let statCache { try await session.store.updateStatDirectories(statCache.learned) }
         let heredocHash = Digest.sha256(
             of: Array(heredocs.map { "\($0.name)\u{0}\($0.content)" }.joined(separator: "\u{0}").utf8))
@@ -187,15 +191,46 @@ extension StageBuilder {
             return
         }
         let key = CacheKey.derive(parent: state.key, kind: kind, parts: actionParts)
+        // The same COPY in any build: what the previous run placed is where unchanged files are
+        // linked from.
+        let lineage = CacheKey.derive(
+            parent: nil, kind: kind + " lineage",
+            parts: [root.label, root.ignore == nil ? "" : root.hostPath, copy.info.original, destination])
         try await fileSystemStep(
             &state, position: position, title: title, key: key, createdBy: historyText(.copy(copy)), inputs: inputs
         ) { _ in
-            try await withMountedStep(stateCopy) { active in
+            var linker: CopyLinker?
+            let snapshot = try await withMountedStep(stateCopy) { active in
                 let rootPath = active.rootPath
                 let owner = try copy.chown.map { try UserDatabase.resolve($0, in: rootPath) } ?? (0, 0)
-                try await placement.place(in: rootPath, owner: owner, downloads: &downloads, checksum: copy.checksum)
+                if let digests, placement.isSingleDirectory {
+                    linker = CopyLinker(
+                        upperRoot: active.upperPath, digests: digests, previous: await previousCopy(lineage))
+                }
+                try await placement.place(
+                    in: rootPath, owner: owner, downloads: &downloads, checksum: copy.checksum,
+                    upper: (active.upperPath, linker))
+                try linker?.writeManifest(into: active.directory)
             }
+            if linker != nil, let chain = snapshot?.chainID,
+                let json = try? JSONEncoder().encode(StepRecord(chain: chain.description, created: session.timestamp()))
+            {
+                try await session.store.putCacheRecord(
+                    lineage.value, result: String(decoding: json, as: UTF8.self), snapshot: chain)
+            }
+            return snapshot
         }
+    }
+
+    /// The snapshot the last run of the COPY with lineage key `lineage` made, and what it placed.
+    private func previousCopy(_ lineage: CacheKey) async -> CopyLinker.Previous? {
+        guard let text = try? await session.store.cacheRecord(lineage.value),
+            let record = try? JSONDecoder().decode(StepRecord.self, from: Data(text.utf8)),
+            let chain = record.chain, let digest = try? Digest(parsing: chain),
+            let snapshot = try? await session.store.snapshot(chainID: digest),
+            let placed = CopyLinker.readManifest(in: session.snapshotter.directory(of: snapshot.id))
+        else { return nil }
+        return CopyLinker.Previous(root: session.snapshotter.filesPath(of: snapshot.id), placed: placed)
     }
 
     /// `--chown` for a `--link` copy: names are looked up in the image below (the copy itself
@@ -275,14 +310,34 @@ struct CopyPlacement {
     var root: SourceRoot
     var temporaryDirectory: String
 
+    /// True when the copy is one directory (the commonest COPY: `COPY . /app`, `COPY src /src`)
+    /// whose contents can be written straight into an upper directory (see
+    /// ``FileCopier/copy(_:to:upperEquivalent:)``).
+    var isSingleDirectory: Bool {
+        items.count == 1 && items[0].keptPath == nil && items[0].selection.isDirectory && heredocs.isEmpty
+            && urls.isEmpty
+    }
+
+    /// Places the sources in `rootPath`, the mounted root. `upper`: the mount's upper directory
+    /// and a linker, for a single directory copied to a missing or empty directory.
     func place(
-        in rootPath: String, owner: (uid_t, gid_t), downloads: inout DownloadSet, checksum: String?
+        in rootPath: String, owner: (uid_t, gid_t), downloads: inout DownloadSet, checksum: String?,
+        upper: (path: String, linker: CopyLinker?)? = nil
     ) async throws {
         let (uid, gid) = owner
-        let copier = FileCopier(uid: uid, gid: gid, chmod: chmod, sourceRoot: root)
+        var copier = FileCopier(uid: uid, gid: gid, chmod: chmod, sourceRoot: root)
         let target = try RootedPath.resolve(destination, in: rootPath)
         var st = stat()
         let existingDirectory = lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        if let upper, isSingleDirectory, !existingDirectory || Self.isEmptyDirectory(target),
+            target.hasPrefix(rootPath + "/")
+        {
+            try makeParents(target, under: rootPath, uid: uid, gid: gid)
+            copier.linker = upper.linker
+            try copier.copy(
+                items[0].selection, to: target, upperEquivalent: upper.path + target.dropFirst(rootPath.count))
+            return
+        }
         for item in items {
             let selection = item.selection
             if let kept = item.keptPath, !kept.isEmpty {
@@ -333,5 +388,15 @@ struct CopyPlacement {
             try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
             try copier.write(Array(heredoc.content.utf8), to: file, mode: 0o644)
         }
+    }
+
+    private static func isEmptyDirectory(_ path: String) -> Bool {
+        guard let dir = opendir(path) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name != [UInt8(ascii: ".")] && name != [UInt8(ascii: "."), UInt8(ascii: ".")] { return false }
+        }
+        return true
     }
 }

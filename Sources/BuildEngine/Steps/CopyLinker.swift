@@ -1,0 +1,123 @@
+import Foundation
+import ImageStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reuses what the previous run of the same COPY wrote: a regular file whose content (by
+/// digest), size, permissions, owner and mtime equal those of the file that run placed at the
+/// same path is hard-linked from that run's snapshot instead of being copied again. Committed
+/// snapshots never change, so both snapshots can share the inode; the layer tar is byte for byte
+/// the one a copy would give (a tar records no link counts, and the writer only makes hardlink
+/// entries for names of one inode inside the same layer).
+///
+/// Every file the copy writes into the upper directory is recorded with its digest in a
+/// manifest (``manifestName`` in the snapshot's directory), which the next run reads.
+final class CopyLinker {
+    /// The file in a snapshot's directory (beside `fs/`) listing what a COPY placed.
+    static let manifestName = "copied"
+    private static let magic = Array("berth-copied 1\n".utf8)
+
+    /// What an earlier COPY placed: the snapshot's upper directory, and path (relative to it)
+    /// → the file's raw SHA-256.
+    struct Previous {
+        var root: String
+        var placed: [[UInt8]: [UInt8]]
+    }
+
+    /// The upper directory being written (only paths below it are linked or recorded).
+    let upperRoot: String
+    let digests: ContentHash.DigestIndex
+    let previous: Previous?
+    private var manifest: [UInt8] = []
+    /// Files linked from the previous snapshot, and files copied.
+    private(set) var linked = 0
+    private(set) var copied = 0
+
+    init(upperRoot: String, digests: ContentHash.DigestIndex, previous: Previous?) {
+        self.upperRoot = upperRoot
+        self.digests = digests
+        self.previous = previous
+        manifest = Self.magic
+    }
+
+    /// Links `target` (a path in the upper directory) to the previous run's file at the same
+    /// path when that file is the one the copy would write: the source described by `source`
+    /// (hashed as it is now), owned by `uid:gid`, with `permissions`. Returns whether it did;
+    /// when it did not, the caller copies.
+    func link(source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t) -> Bool {
+        guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return false }
+        guard let previous, previous.placed[relative] == digest else { return false }
+        let candidate = previous.root + "/" + String(decoding: relative, as: UTF8.self)
+        var st = stat()
+        guard lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == source.st_size,
+            st.st_uid == uid, st.st_gid == gid, (st.st_mode & 0o7777) == permissions,
+            st.st_mtim.tv_sec == source.st_mtim.tv_sec, st.st_mtim.tv_nsec == source.st_mtim.tv_nsec
+        else { return false }
+        // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
+        // the caller copies.
+        guard Glibc.link(candidate, target) == 0 else { return false }
+        linked += 1
+        record(relative, digest)
+        return true
+    }
+
+    /// Records a file the caller copied from the source `source` describes. `input` is the
+    /// descriptor it read: the file is recorded only if it still has the identity it had when it
+    /// was hashed (nothing wrote to it in between), so the manifest never claims bytes it lacks.
+    func copied(source: stat, input: Int32, to target: String) {
+        copied += 1
+        guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return }
+        var now = stat()
+        guard fstat(input, &now) == 0, ContentHash.DigestIndex.FileKey(now) == .init(source) else { return }
+        record(relative, digest)
+    }
+
+    /// Writes the manifest into `directory` (the active snapshot's directory).
+    func writeManifest(into directory: String) throws {
+        let path = directory + "/" + Self.manifestName
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw BuildError("create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard FileSystem.writeAll(fd, manifest) else {
+            throw BuildError("write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads the manifest of the snapshot directory `directory`; nil when it has none or it is
+    /// not one this version wrote (the copy then simply copies).
+    static func readManifest(in directory: String) -> [[UInt8]: [UInt8]]? {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + manifestName) else { return nil }
+        let bytes = [UInt8](data)
+        guard bytes.starts(with: magic) else { return nil }
+        var placed: [[UInt8]: [UInt8]] = [:]
+        var offset = magic.count
+        while offset < bytes.count {
+            guard offset + 2 <= bytes.count else { return nil }
+            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+            let pathEnd = offset + 2 + length
+            guard pathEnd + 32 <= bytes.count else { return nil }
+            placed[Array(bytes[(offset + 2)..<pathEnd])] = Array(bytes[pathEnd..<(pathEnd + 32)])
+            offset = pathEnd + 32
+        }
+        return placed
+    }
+
+    private func relativePath(_ target: String) -> [UInt8]? {
+        let path = target.utf8
+        let root = upperRoot.utf8
+        guard path.count > root.count + 1, path.starts(with: root),
+            path[path.index(path.startIndex, offsetBy: root.count)] == UInt8(ascii: "/")
+        else { return nil }
+        let relative = Array(path.dropFirst(root.count + 1))
+        return relative.count <= Int(UInt16.max) ? relative : nil
+    }
+
+    private func record(_ relative: [UInt8], _ digest: [UInt8]) {
+        manifest.append(UInt8(relative.count & 0xff))
+        manifest.append(UInt8(relative.count >> 8))
+        manifest += relative
+        manifest += digest.prefix(32)
+    }
+}
