@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 
 #if canImport(Glibc)
@@ -42,7 +43,7 @@ public enum SecretSource: Sendable, Equatable {
         if file != nil, variable != nil {
             throw BuildError("invalid --secret '\(text)': src and env cannot both be set")
         }
-        guard let name = id ?? file.map({ ($0 as NSString).lastPathComponent }), !name.isEmpty else {
+        guard let name = id ?? file.map(\.lastComponent), !name.isEmpty else {
             throw BuildError("invalid --secret '\(text)': id= is required")
         }
         if type == "env" { return (name, .environment(variable ?? file ?? name)) }

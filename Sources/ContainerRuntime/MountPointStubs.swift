@@ -24,7 +24,7 @@ final class MountPointStubs {
     /// A dangling symlink on the way is followed inside the root, and its target created there.
     func ensure(_ path: String, directory: Bool, depth: Int = 0) throws(RuntimeError) {
         guard depth < 40 else { throw .system(operation: "resolve \(path) in \(root)", errno: ELOOP) }
-        let components = path.split(separator: "/").map(String.init)
+        let components = path.slashComponents()
         var prefix = ""
         for (index, component) in components.enumerated() {
             prefix = prefix.isEmpty ? component : prefix + "/" + component
@@ -41,8 +41,9 @@ final class MountPointStubs {
                 // A dangling symlink: create what it points to, resolved inside the root.
                 let base = components[..<index].joined(separator: "/")
                 let resolved =
-                    target.hasPrefix("/")
-                    ? String(target.drop { $0 == "/" }) : (base.isEmpty ? target : base + "/" + target)
+                    target.startsWithSlash
+                    ? String(decoding: target.utf8.drop { $0 == UInt8(ascii: "/") }, as: UTF8.self)
+                    : (base.isEmpty ? target : base + "/" + target)
                 let rest = components[(index + 1)...].joined(separator: "/")
                 try ensure(rest.isEmpty ? resolved : resolved + "/" + rest, directory: directory, depth: depth + 1)
                 return
@@ -64,7 +65,7 @@ final class MountPointStubs {
     /// Removes what `ensure` created, deepest first; a directory something else was put in stays.
     func removeCreated() {
         for path in created.reversed() {
-            let components = path.split(separator: "/").map(String.init)
+            let components = path.slashComponents()
             let parent = parentDescriptor(components.dropLast())
             guard parent >= 0, let name = components.last else { continue }
             if unlinkat(parent, name, 0) != 0 && errno == EISDIR {

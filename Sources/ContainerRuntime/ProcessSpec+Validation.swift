@@ -3,7 +3,7 @@ extension ProcessSpec {
     /// NUL byte would be cut short at it silently (runc refuses such a process as well).
     func validate() throws(RuntimeError) {
         guard !args.isEmpty else { throw .invalidSpec("no command to run") }
-        guard cwd.hasPrefix("/") else { throw .invalidSpec("working directory '\(cwd)' must be absolute") }
+        guard cwd.startsWithSlash else { throw .invalidSpec("working directory '\(cwd)' must be absolute") }
         if let index = args.firstIndex(where: { $0.utf8.contains(0) }) {
             throw .invalidSpec("argument \(index + 1) of the command contains a NUL byte")
         }

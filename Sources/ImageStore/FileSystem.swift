@@ -11,7 +11,14 @@ public enum FileSystem {
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(StoreError) {
         if mkdir(path, mode) == 0 || errno == EEXIST { return }
         if errno == ENOENT {
-            let parent = (path as NSString).deletingLastPathComponent
+            // The parent as bytes (NSString's version splits by Character on Linux).
+            let slash = UInt8(ascii: "/")
+            var bytes = Array(path.utf8)
+            while bytes.count > 1 && bytes.last == slash { bytes.removeLast() }
+            var parent = ""
+            if let cut = bytes.lastIndex(of: slash) {
+                parent = cut == 0 ? "/" : String(decoding: bytes[..<cut], as: UTF8.self)
+            }
             if !parent.isEmpty && parent != path {
                 try makeDirectory(parent, mode: mode)
                 if mkdir(path, mode) == 0 || errno == EEXIST { return }

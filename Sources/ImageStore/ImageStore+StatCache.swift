@@ -2,8 +2,11 @@ extension ImageStore {
     /// The stat cache's records of `directory` (absolute) and of every directory under it, by
     /// absolute path: one blob per directory, in the format the builder writes (StatRecords).
     public func statDirectories(under directory: String) throws(StoreError) -> [String: [UInt8]] {
-        let base = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        let prefix = base.hasSuffix("/") ? base : base + "/"
+        let slash = UInt8(ascii: "/")
+        let base =
+            directory.utf8.count > 1 && directory.utf8.last == slash
+            ? String(decoding: directory.utf8.dropLast(), as: UTF8.self) : directory
+        let prefix = base.utf8.last == slash ? base : base + "/"
         var result: [String: [UInt8]] = [:]
         // Paths under the prefix sort between "prefix" and "prefix" + U+10FFFF.
         try db.scan(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ContainerRuntime
 import Foundation
 
 /// The `berth` command: a daemonless, docker-compatible image builder and runner.
@@ -35,6 +36,6 @@ struct GlobalOptions: ParsableArguments {
     /// The store directory in effect.
     var storeRoot: String {
         let path = root ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
-        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return path.startsWithSlash ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BuildEngine
+import ContainerRuntime
 import Foundation
 import ImageStore
 import OCIImage
@@ -212,7 +213,7 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        path.startsWithSlash ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     static func keyValues(_ list: [String], flag: String, fromEnvironment: Bool) throws -> [String: String] {

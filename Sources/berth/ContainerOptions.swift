@@ -168,7 +168,7 @@ struct ContainerOptions: ParsableArguments {
         var result: [MountSpec] = []
         for spec in volume {
             let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard (2...3).contains(parts.count), !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+            guard (2...3).contains(parts.count), !parts[0].isEmpty, parts[1].startsWithSlash else {
                 throw ValidationError("invalid -v '\(spec)': expected HOST:CONTAINER[:ro] or NAME:CONTAINER")
             }
             let readOnly = parts.count == 3 && parts[2].split(separator: ",").contains("ro")
@@ -188,12 +188,12 @@ struct ContainerOptions: ParsableArguments {
                 }
             }
             if let value = fields["readonly"] ?? fields["ro"] { readOnly = value != "false" }
-            guard let target = fields["target"] ?? fields["destination"] ?? fields["dst"], target.hasPrefix("/") else {
+            guard let target = fields["target"] ?? fields["destination"] ?? fields["dst"], target.startsWithSlash else {
                 throw ValidationError("invalid --mount '\(spec)': target=/path is required")
             }
             switch fields["type"] ?? "volume" {
             case "bind":
-                guard let source = fields["source"] ?? fields["src"], source.hasPrefix("/") else {
+                guard let source = fields["source"] ?? fields["src"], source.startsWithSlash else {
                     throw ValidationError("invalid --mount '\(spec)': a bind mount needs an absolute source")
                 }
                 result.append(MountSpec(kind: .bind, source: source, target: target, readOnly: readOnly))
@@ -210,7 +210,7 @@ struct ContainerOptions: ParsableArguments {
         }
         for spec in tmpfs {
             let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts[0].hasPrefix("/") else {
+            guard parts[0].startsWithSlash else {
                 throw ValidationError("invalid --tmpfs '\(spec)': path must be absolute")
             }
             result.append(MountSpec(kind: .tmpfs, target: parts[0], options: parts.count == 2 ? parts[1] : ""))
@@ -220,7 +220,7 @@ struct ContainerOptions: ParsableArguments {
 
     /// A host path as is; a name is a volume under the store's `volumes/`, created on first use.
     private func source(_ text: String, store: ImageStore) throws -> String {
-        if text.hasPrefix("/") {
+        if text.startsWithSlash {
             guard FileManager.default.fileExists(atPath: text) else {
                 throw ValidationError("bind source path does not exist: \(text)")
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BuildEngine
+import ContainerRuntime
 import Foundation
 
 /// `berth cp CONTAINER:SRC DEST` / `berth cp SRC CONTAINER:DEST`.
@@ -12,7 +13,9 @@ struct CpCommand: AsyncParsableCommand {
 
     /// `name:path` when the part before the first colon names no host path (docker's rule).
     static func split(_ text: String) -> (String, String)? {
-        guard !text.hasPrefix("/"), !text.hasPrefix("."), let colon = text.firstIndex(of: ":") else { return nil }
+        guard !text.startsWithSlash, text.utf8.first != UInt8(ascii: "."), let colon = text.firstIndex(of: ":") else {
+            return nil
+        }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 

@@ -72,8 +72,10 @@ struct BerthHarness {
         let dir = work + "/" + name
         for (path, content) in files {
             let full = dir + "/" + path
+            // (URL's parent, not NSString's: on Linux that splits by Character, and a name that
+            // starts with a combining mark would lose its directory.)
             try FileManager.default.createDirectory(
-                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                at: URL(fileURLWithPath: full).deletingLastPathComponent(), withIntermediateDirectories: true)
             try content.write(toFile: full, atomically: false, encoding: .utf8)
         }
         return dir

@@ -167,7 +167,8 @@ import Testing
         let h = try BerthHarness()
         defer { h.cleanup() }
         try h.importBase("img")
-        let setup = "mkdir -p /data/sub && echo one > /data/sub/a && ln -s ../../../../etc /data/escape"
+        let setup =
+            "mkdir -p /data/sub && echo one > /data/sub/a && ln -s ../../../../etc /data/escape && ln -s /etc /data/abs"
         #expect(try h.berth(["run", "--name", "c", "img", "sh", "-c", setup]).status == 0)
         let out = h.work + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -180,6 +181,12 @@ import Testing
         #expect(try h.berth(["cp", h.work + "/" + marker, "c:/data/escape/"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: "/etc/" + marker))
         #expect(try h.berth(["diff", "c"]).stdout.contains("A /etc/\(marker)"))
+        // A combining mark after the last slash: the name is "\u{301}m…", below /data/abs (which
+        // resolves inside the root), never "abs/\u{301}m…" opened through the host's /etc.
+        let marked = "\u{301}" + marker
+        #expect(try h.berth(["cp", h.work + "/" + marker, "c:/data/abs/" + marked]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/" + marked))
+        #expect(try h.berth(["diff", "c"]).stdout.contains("A /etc/\(marked)"))
         let inspect = try h.berth(["inspect", "c"]).stdout
         #expect(inspect.contains("\"Name\" : \"/c\""))
         #expect(try h.berth(["export", "-o", h.work + "/c.tar", "c"]).status == 0)

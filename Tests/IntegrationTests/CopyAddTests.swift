@@ -493,4 +493,47 @@ import Testing
         #expect(x.stdout == "two\nsame\n", "\(x.stdout) \(x.stderr)")
         #expect(try h.berth(["system", "check"]).status == 0)
     }
+
+    /// Paths with a combining mark right after a slash (one Swift Character, two things to the
+    /// kernel and to BuildKit): the glob's base name, WORKDIR and a relative destination land
+    /// where `docker build` puts them (checked live with docker 20.10), and `COPY ../\u{301}x`
+    /// is not found instead of reading the file of that name beside the context.
+    @Test func combiningMarksAfterSlashesAreSeparators() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let mark = "\u{301}"
+        let ctx = try h.context(
+            "marks",
+            [
+                "Dockerfile": """
+                FROM busybox-base
+                COPY d/\(mark)x /out1
+                COPY d/ /dd/
+                COPY d/*x /glob/
+                WORKDIR /w/\(mark)v
+                COPY d/plain rel
+                RUN find /dd /glob /w /out1 | sort
+
+                """,
+                "d/\(mark)x": "x\n", "d/plain": "p\n",
+            ])
+        let built = try h.berth(["build", "--progress", "plain", "-t", "marks", ctx])
+        #expect(built.status == 0, "\(built.stderr)")
+        let listing = built.stderr.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ", maxSplits: 2)
+            return parts.count == 3 && parts[0] == "#7" && parts[2].hasPrefix("/") ? String(parts[2]) : nil
+        }
+        #expect(
+            listing == [
+                "/dd", "/dd/plain", "/dd/\(mark)x", "/glob", "/glob/\(mark)x", "/out1", "/w", "/w/\(mark)v",
+                "/w/\(mark)v/rel",
+            ], "\(built.stderr)")
+        // The file beside the context stays unread.
+        try "SECRET\n".write(toFile: h.work + "/\(mark)x", atomically: false, encoding: .utf8)
+        let escape = try h.context("escape", ["Dockerfile": "FROM busybox-base\nCOPY ../\(mark)x /leak\n"])
+        let refused = try h.berth(["build", "-t", "escape", escape])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("not found in the build context"), "\(refused.stderr)")
+    }
 }

@@ -187,6 +187,16 @@ import Testing
         // (BuildKit follows a source symlink inside the context and fails with "too many
         // symlinks"; berth copies the link itself, which is harmless.)
         if loop.status != 0 { problems += expectError("symlink loop", loop, mentions: ["loop-a"]) }
+        // A `..` hidden by a combining mark after the slash (one Swift Character, but the kernel
+        // walks the `..`): the file beside the context stays unread, as BuildKit says not found.
+        try "beside secret\n".write(toFile: h.work + "/\u{301}beside", atomically: false, encoding: .utf8)
+        let beside = try build("beside", "FROM busybox-base\nCOPY ../\u{301}beside /b\n")
+        problems += try afterwards("COPY ../ hidden by a combining mark", beside, h, sentinel)
+        if beside.status == 0, try read("beside", "/b").contains("beside secret") {
+            problems.append("COPY ../\u{301}beside read the file beside the context")
+        } else if beside.status != 0 {
+            problems += expectError("COPY ../ hidden by a combining mark", beside, mentions: ["not found"])
+        }
         // COPY --from a stage through symlink chains that point outside its root.
         let chain = try build(
             "chain",

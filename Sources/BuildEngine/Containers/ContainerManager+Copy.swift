@@ -27,8 +27,8 @@ extension ContainerManager {
 
     /// docker cp HOSTPATH CONTAINER:PATH, written through the container's root the same safe way.
     public func copyIn(_ record: ContainerRecord, from hostPath: String, to path: String) async throws {
-        let source = (hostPath as NSString).deletingLastPathComponent
-        let sourceName = (hostPath as NSString).lastPathComponent
+        let source = hostPath.parentPath
+        let sourceName = hostPath.lastComponent
         let sourceFD = open(source.isEmpty ? "." : source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard sourceFD >= 0 else { throw RunError("cannot open \(hostPath): \(String(cString: strerror(errno)))") }
         defer { close(sourceFD) }
@@ -78,9 +78,10 @@ extension ContainerManager {
 
     /// The parent directory of `path` inside the root (as a descriptor) and the last name.
     private static func resolveParent(_ rootFD: Int32, _ path: String, container: String) throws -> (Int32, String) {
-        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
-        let parentPath = (trimmed as NSString).deletingLastPathComponent
-        let name = (trimmed as NSString).lastPathComponent
+        let trimmed =
+            path.endsWithSlash && path.utf8.count > 1 ? String(decoding: path.utf8.dropLast(), as: UTF8.self) : path
+        let parentPath = trimmed.parentPath
+        let name = trimmed.lastComponent
         guard !name.isEmpty, name != "/", name != ".", name != ".." else {
             throw RunError("cannot copy the root of container \(container) by name \(path)")
         }
@@ -101,10 +102,10 @@ extension ContainerManager {
             guard fd >= 0 else { throw RunError("cannot open \(path): \(String(cString: strerror(errno)))") }
             return (fd, defaultName)
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = path.parentPath
         let fd = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw RunError("cannot open \(parent): \(String(cString: strerror(errno)))") }
-        return (fd, (path as NSString).lastPathComponent)
+        return (fd, path.lastComponent)
     }
 }
 

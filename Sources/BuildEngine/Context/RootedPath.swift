@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 
 #if canImport(Glibc)
@@ -11,9 +12,11 @@ enum RootedPath {
     struct TooManyLinks: Error {}
 
     /// Cleans a slash path: no empty or `.` components, `..` resolved lexically, leading `/`.
+    /// Components are split at every `/` byte, as Go's `path.Clean` does (see
+    /// ``Swift/StringProtocol/slashComponents(keepingEmpty:)``).
     static func clean(_ path: String) -> String {
-        var parts: [Substring] = []
-        for component in path.split(separator: "/") {
+        var parts: [String] = []
+        for component in path.slashComponents() {
             if component == "." { continue }
             if component == ".." {
                 if !parts.isEmpty { parts.removeLast() }
@@ -28,7 +31,7 @@ enum RootedPath {
     /// The final component is followed only when `followFinal` is true. Missing components are
     /// kept as written.
     static func resolve(_ path: String, in root: String, followFinal: Bool = true) throws -> String {
-        var pending = path.split(separator: "/").map(String.init)
+        var pending = path.slashComponents()
         var resolved: [String] = []
         var links = 0
         while !pending.isEmpty {
@@ -45,8 +48,8 @@ enum RootedPath {
                 links += 1
                 if links > 255 { throw TooManyLinks() }
                 let target = try ContentHash.readLink(candidate)
-                if target.hasPrefix("/") { resolved = [] }
-                pending = target.split(separator: "/").map(String.init) + pending
+                if target.startsWithSlash { resolved = [] }
+                pending = target.slashComponents() + pending
                 continue
             }
             resolved.append(component)

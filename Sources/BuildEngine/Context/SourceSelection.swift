@@ -1,3 +1,4 @@
+import ContainerRuntime
 import DockerfileSyntax
 import Foundation
 
@@ -35,7 +36,7 @@ struct SourceRoot {
             let relative =
                 prefix.isEmpty
                 ? contextPath
-                : contextPath.hasPrefix(prefix + "/") ? String(contextPath.dropFirst(prefix.count + 1)) : contextPath
+                : contextPath.relativePath(under: prefix) ?? contextPath
             guard excludes.isExcluded(relative) else { return decided }
             return isDirectory && !excludes.canSkipDirectory(relative) ? .skipEntryOnly : .skipTree
         }
@@ -77,7 +78,7 @@ struct SelectedSource {
     var contextPath: String { resolvedPath ?? relativePath }
     var isDirectory: Bool { (status.st_mode & S_IFMT) == S_IFDIR }
     var baseName: String {
-        relativePath.split(separator: "/").last.map(String.init) ?? ""
+        relativePath.slashComponents().last ?? ""
     }
 }
 
@@ -89,7 +90,7 @@ enum SourceSelection {
     /// Expands one COPY source (possibly with wildcards) inside `root`.
     static func select(_ source: String, in root: SourceRoot) throws -> [SelectedSource] {
         let cleaned = RootedPath.clean(source)
-        let components = cleaned.split(separator: "/").map(String.init)
+        let components = cleaned.slashComponents()
         var matches: [(String, String)] = [("", root.hostPath)]  // (relative, host)
         for (index, component) in components.enumerated() {
             var next: [(String, String)] = []

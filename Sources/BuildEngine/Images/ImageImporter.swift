@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 import ImageStore
 import LayerArchive
@@ -53,7 +54,7 @@ public struct ImageImporter: Sendable {
             (created ?? SourceDateEpoch.fromEnvironment).map {
                 Timestamp.rfc3339(epoch: Int64($0.timeIntervalSince1970))
             } ?? Timestamp.rfc3339(Date())
-        let source = path == "-" ? "-" : (path as NSString).lastPathComponent
+        let source = path == "-" ? "-" : path.lastComponent
         let config = ImageConfig(
             created: now, config: containerConfig, rootfs: RootFS(diffIDs: [layer.diffID]),
             history: [

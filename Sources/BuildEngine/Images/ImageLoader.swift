@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 import ImageStore
 import LayerArchive
@@ -121,12 +122,12 @@ public struct ImageLoader: Sendable {
                 digest = try LayerArchive.decompress(layerAt: file, to: temporary)
             } catch {
                 unlink(temporary)
-                throw LoadError("\(path): layer \((file as NSString).lastPathComponent): \(error)")
+                throw LoadError("\(path): layer \(file.lastComponent): \(error)")
             }
             guard digest.diffID == expected else {
                 unlink(temporary)
                 throw LoadError(
-                    "\(path): layer \((file as NSString).lastPathComponent) has digest \(digest.diffID), the config expects \(expected)"
+                    "\(path): layer \(file.lastComponent) has digest \(digest.diffID), the config expects \(expected)"
                 )
             }
             let descriptor = try await store.ingestFile(
@@ -134,7 +135,7 @@ public struct ImageLoader: Sendable {
             do {
                 parent = try await snapshotter.unpack(layer: descriptor, diffID: digest.diffID, parent: parent)
             } catch {
-                throw LoadError("\(path): layer \((file as NSString).lastPathComponent) cannot be unpacked: \(error)")
+                throw LoadError("\(path): layer \(file.lastComponent) cannot be unpacked: \(error)")
             }
             descriptors.append(descriptor)
         }

@@ -1,3 +1,4 @@
+import ContainerRuntime
 import DockerfileSyntax
 import Foundation
 import OCIImage
@@ -68,8 +69,8 @@ public enum ConfigChange {
         case .workdir(let workdir):
             let base = config.workingDir ?? "/"
             let path =
-                workdir.path.hasPrefix("/") ? workdir.path : (base.hasSuffix("/") ? base : base + "/") + workdir.path
-            config.workingDir = (path as NSString).standardizingPath
+                workdir.path.startsWithSlash ? workdir.path : (base.endsWithSlash ? base : base + "/") + workdir.path
+            config.workingDir = RootedPath.clean(path)
             return [workdir.path]
         default:
             return nil

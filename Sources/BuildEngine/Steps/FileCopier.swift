@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 import ImageStore
 
@@ -199,8 +200,8 @@ struct FileCopier {
 /// Creates missing directories along `path` (a host path under `root`), as BuildKit does for
 /// COPY destinations: mode 0755, owned by `uid:gid`.
 func makeParents(_ path: String, under root: String, uid: uid_t, gid: gid_t) throws {
-    guard path.hasPrefix(root) else { return }
-    let relative = path.dropFirst(root.count).split(separator: "/")
+    guard let below = path.relativePath(under: root) else { return }
+    let relative = below.slashComponents()
     var current = root
     for component in relative {
         current += "/" + component

@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 import ImageStore
 import OCIImage
@@ -59,7 +60,7 @@ struct RemoteSource: Sendable {
 
     /// The last component of the URL's path, or `__unnamed__` for a URL without one.
     static func fileName(of url: URL) -> String {
-        let name = url.path.split(separator: "/").last.map(String.init) ?? ""
+        let name = url.path.slashComponents().last ?? ""
         return name.isEmpty || name == "." || name == ".." ? "__unnamed__" : name
     }
 

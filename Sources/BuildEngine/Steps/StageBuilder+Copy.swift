@@ -1,3 +1,4 @@
+import ContainerRuntime
 import DockerfileSyntax
 import Foundation
 import ImageStore
@@ -57,12 +58,12 @@ extension StageBuilder {
     /// With `--parents`, the part of `relativePath` kept under the destination: everything after
     /// the pivot (a `/./` in `source`), or the whole path when there is no pivot.
     static func keptPath(_ relativePath: String, source: String) -> String {
-        let components = source.split(separator: "/", omittingEmptySubsequences: false)
+        let components = source.slashComponents(keepingEmpty: true)
         guard let pivot = components.indices.last(where: { $0 > 0 && components[$0] == "." }) else {
             return relativePath
         }
-        let dropped = RootedPath.clean(components[..<pivot].joined(separator: "/")).split(separator: "/").count
-        return relativePath.split(separator: "/").dropFirst(dropped).joined(separator: "/")
+        let dropped = RootedPath.clean(components[..<pivot].joined(separator: "/")).slashComponents().count
+        return relativePath.slashComponents().dropFirst(dropped).joined(separator: "/")
     }
 
     private func copyFrom(
@@ -141,12 +142,12 @@ extension StageBuilder {
         }
 
         var destination = copy.destination
-        if !destination.hasPrefix("/") {
+        if !destination.startsWithSlash {
             let workdir = state.containerConfig.workingDir ?? "/"
-            destination = (workdir.hasSuffix("/") ? workdir : workdir + "/") + destination
+            destination = (workdir.endsWithSlash ? workdir : workdir + "/") + destination
         }
         let intoDirectory =
-            destination.hasSuffix("/") || copy.sources.count > 1 || usedWildcard || copy.parents
+            destination.endsWithSlash || copy.sources.count > 1 || usedWildcard || copy.parents
         let kind = copy.isAdd ? "ADD" : "COPY"
         let actionParts =
             [
@@ -330,12 +331,11 @@ struct CopyPlacement {
         var st = stat()
         let existingDirectory = lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
         if let upper, isSingleDirectory, !existingDirectory || Self.isEmptyDirectory(target),
-            target.hasPrefix(rootPath + "/")
+            let below = target.relativePath(under: rootPath)
         {
             try makeParents(target, under: rootPath, uid: uid, gid: gid)
             copier.linker = upper.linker
-            try copier.copy(
-                items[0].selection, to: target, upperEquivalent: upper.path + target.dropFirst(rootPath.count))
+            try copier.copy(items[0].selection, to: target, upperEquivalent: upper.path + "/" + below)
             return
         }
         for item in items {
@@ -343,7 +343,7 @@ struct CopyPlacement {
             if let kept = item.keptPath, !kept.isEmpty {
                 let path = try RootedPath.resolve(destination + "/" + kept, in: rootPath, followFinal: false)
                 try makeParents(
-                    selection.isDirectory ? path : (path as NSString).deletingLastPathComponent, under: rootPath,
+                    selection.isDirectory ? path : path.parentPath, under: rootPath,
                     uid: uid, gid: gid)
                 try copier.copy(selection, to: path)
             } else if selection.isDirectory {
@@ -364,7 +364,7 @@ struct CopyPlacement {
                 try makeParents(target, under: rootPath, uid: uid, gid: gid)
                 try copier.copy(selection, to: target + "/" + selection.baseName)
             } else {
-                try makeParents((target as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+                try makeParents(target.parentPath, under: rootPath, uid: uid, gid: gid)
                 try copier.copy(selection, to: target)
             }
         }
@@ -378,14 +378,14 @@ struct CopyPlacement {
                 downloads.add(fetched)
             }
             let file = intoDirectory || existingDirectory ? target + "/" + fetched.fileName : target
-            try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+            try makeParents(file.parentPath, under: rootPath, uid: uid, gid: gid)
             let seconds = fetched.lastModified?.timeIntervalSince1970 ?? 0
             let mtime = fetched.lastModified == nil ? nil : timespec(tv_sec: Int(seconds), tv_nsec: 0)
             try copier.copyDownloaded(fetched.path, to: file, mode: 0o600, mtime: mtime)
         }
         for heredoc in heredocs {
             let file = intoDirectory || existingDirectory ? target + "/" + heredoc.name : target
-            try makeParents((file as NSString).deletingLastPathComponent, under: rootPath, uid: uid, gid: gid)
+            try makeParents(file.parentPath, under: rootPath, uid: uid, gid: gid)
             try copier.write(Array(heredoc.content.utf8), to: file, mode: 0o644)
         }
     }

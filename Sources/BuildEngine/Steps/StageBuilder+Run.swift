@@ -134,7 +134,7 @@ extension StageBuilder {
     /// WORKDIR: sets the working directory and creates it when missing (a snapshot only then).
     func workdirStep(_ workdir: WorkdirCommand, state: inout State, position: Int) async throws {
         var path = workdir.path
-        if !path.hasPrefix("/") {
+        if !path.startsWithSlash {
             path = (state.containerConfig.workingDir ?? "/") + "/" + path
         }
         path = RootedPath.clean(path)

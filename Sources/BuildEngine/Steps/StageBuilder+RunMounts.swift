@@ -122,7 +122,7 @@ extension StageBuilder {
     ) async throws -> [PreparedRunMount] {
         let workdir = state.containerConfig.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         func absolute(_ target: String) throws -> String {
-            let path = RootedPath.clean(target.hasPrefix("/") ? target : workdir + "/" + target)
+            let path = RootedPath.clean(target.startsWithSlash ? target : workdir + "/" + target)
             guard path != "/" else { throw BuildError("invalid mount target \"/\"") }
             return path
         }
@@ -182,7 +182,7 @@ extension StageBuilder {
                 if let written = spec.target {
                     target = try absolute(written)
                 } else {
-                    let name = id.split(separator: "/").last.map(String.init) ?? id
+                    let name = id.slashComponents().last ?? id
                     target = spec.env == nil ? try absolute("/run/secrets/" + name) : nil
                 }
                 prepared.append(
@@ -310,8 +310,8 @@ extension StageBuilder {
         }
         // Parents before children, so a mount inside another mount's target lands on top.
         let ordered = setup.mounts.enumerated().sorted { a, b in
-            let depthA = a.element.target.split(separator: "/").count
-            let depthB = b.element.target.split(separator: "/").count
+            let depthA = a.element.target.slashComponents().count
+            let depthB = b.element.target.slashComponents().count
             return depthA != depthB ? depthA < depthB : a.offset < b.offset
         }
         setup.mounts = ordered.map { $0.element }
