@@ -84,7 +84,7 @@ extension ImageStore {
             guard let id = row.text("id"), let digest = try? Digest(parsing: id) else { continue }
             do {
                 let image = try self.image(named: id)
-                for layer in image.manifest.layers where !hasBlob(layer.digest) {
+                for layer in image.manifest.layers where !((try? blobIsAvailable(layer.digest)) ?? false) {
                     report.problems.append(
                         StoreProblem(description: "image \(digest.shortID): layer blob \(layer.digest) is missing"))
                 }
@@ -114,6 +114,8 @@ extension ImageStore {
             }
             let inUse = referenced.contains(text)
             let path = blobPath(digest)
+            // A layer not written yet: fine while the snapshot it is written from is there.
+            if !FileSystem.exists(path), try deferredBlob(digest) != nil { continue }
             guard FileSystem.exists(path) else {
                 report.problems.append(
                     StoreProblem(
@@ -158,7 +160,7 @@ extension ImageStore {
                     StoreProblem(
                         description: "snapshot \(id): directory \(directory)/fs is missing",
                         repair: .deleteSnapshotTree(id)))
-            } else if let layer = record.layerDigest, !hasBlob(layer) {
+            } else if let layer = record.layerDigest, !((try? blobIsAvailable(layer)) ?? false) {
                 let inUse = references.imageSnapshots.contains(id)
                 report.problems.append(
                     StoreProblem(

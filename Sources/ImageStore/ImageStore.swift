@@ -149,6 +149,13 @@ enum Migrations {
             path TEXT PRIMARY KEY,
             records BLOB NOT NULL);
         """,
+        // Layer blobs a build made are written only when something reads them (save, push, a
+        // --link layer on another base): until then `recipe` tells the snapshotter how to write
+        // the blob from the committed snapshot whose layer it is.
+        """
+        ALTER TABLE blobs ADD COLUMN recipe TEXT;
+        CREATE INDEX snapshots_layer ON snapshots(layer_digest);
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws(StoreError) {

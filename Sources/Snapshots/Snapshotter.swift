@@ -111,9 +111,25 @@ public struct Snapshotter: Sendable {
     /// Turns the active snapshot's upper directory into a committed snapshot and a layer blob.
     /// When an identical layer already exists on the same parents, the existing snapshot is
     /// returned and the new directory discarded.
+    ///
+    /// `deferBlob`: only the layer's digest is computed now (the tar is streamed through the
+    /// hash and dropped); the blob is recorded with how to write it again, and written from the
+    /// snapshot the first time something reads it (``blobFile(_:)``). Committed snapshots never
+    /// change and the writer gives the same bytes for the same tree, so that is the same blob. A
+    /// build's layers are mostly never read as tars (BuildKit, too, makes blobs only on export).
     public func commit(
-        _ active: ActiveSnapshot, options: LayerWriteOptions = .init()
+        _ active: ActiveSnapshot, options: LayerWriteOptions = .init(), deferBlob: Bool = false
     ) async throws(SnapshotError) -> SnapshotRecord {
+        let recipe = LayerRecipe(options)
+        if deferBlob, let recipe {
+            let layer: LayerDigest
+            do {
+                layer = try LayerArchive.writeDiff(upperDirectory: active.upperPath, to: "/dev/null", options: options)
+            } catch {
+                throw .layer(error.description)
+            }
+            return try await register(active, tarPath: nil, layer: layer, recipe: recipe.encoded)
+        }
         let tarPath = store.temporaryPath("layer")
         let layer: LayerDigest
         do {
@@ -122,7 +138,47 @@ public struct Snapshotter: Sendable {
             unlink(tarPath)
             throw .layer(error.description)
         }
-        return try await register(active, tarPath: tarPath, layer: layer)
+        return try await register(active, tarPath: tarPath, layer: layer, recipe: nil)
+    }
+
+    /// The path of a layer blob, written first from its snapshot when the commit deferred it.
+    /// Fails when the blob is neither on disk nor writable, or when the snapshot no longer gives
+    /// the same bytes (its files were changed behind berth's back).
+    public func blobFile(_ digest: Digest) async throws(SnapshotError) -> String {
+        let path = store.blobPath(digest)
+        if FileSystem.exists(path) { return path }
+        let deferred: (recipe: String, snapshot: SnapshotRecord)?
+        do {
+            deferred = try await store.deferredBlob(digest)
+        } catch {
+            throw .store(error)
+        }
+        guard let deferred, let recipe = LayerRecipe(decoding: deferred.recipe) else {
+            throw .store(.blobNotFound(digest.description))
+        }
+        let tarPath = store.temporaryPath("layer")
+        let layer: LayerDigest
+        do {
+            layer = try LayerArchive.writeDiff(
+                upperDirectory: filesPath(of: deferred.snapshot.id), to: tarPath, options: recipe.options)
+        } catch {
+            unlink(tarPath)
+            throw .layer(error.description)
+        }
+        guard layer.diffID == digest else {
+            unlink(tarPath)
+            throw .layer(
+                "layer \(digest): snapshot \(deferred.snapshot.id) now gives \(layer.diffID) (its files were changed);"
+                    + " remove the images that use it and build them again")
+        }
+        do {
+            _ = try await store.ingestFile(at: tarPath, digest: digest, size: layer.size, mediaType: MediaType.ociLayer)
+            try await store.markBlobWritten(digest)
+        } catch {
+            unlink(tarPath)
+            throw .store(error)
+        }
+        return path
     }
 
     /// Creates a committed snapshot by unpacking an uncompressed layer blob already in the store.
@@ -131,10 +187,10 @@ public struct Snapshotter: Sendable {
     ) async throws(SnapshotError) -> SnapshotRecord {
         let chain = Self.chainID(parent: parent?.chainID, diffID: diffID)
         if let existing = try await existingSnapshot(chain) { return existing }
+        let blob = try await blobFile(layer.digest)
         let active = try await prepare(parent: parent)
         do {
-            _ = try LayerArchive.unpack(
-                layerAt: store.blobPath(layer.digest), into: active.upperPath, mode: .overlay)
+            _ = try LayerArchive.unpack(layerAt: blob, into: active.upperPath, mode: .overlay)
             try await store.commitSnapshot(active.id, chainID: chain, diffID: diffID, layer: layer)
         } catch let error as StoreError {
             try? await discard(active)
@@ -183,21 +239,30 @@ public struct Snapshotter: Sendable {
         RootFS.chainID(parent: parent, diffID: diffID)
     }
 
+    /// Records the layer (the blob at `tarPath`, or a deferred one with `recipe`) and commits
+    /// the snapshot.
     private func register(
-        _ active: ActiveSnapshot, tarPath: String, layer: LayerDigest
+        _ active: ActiveSnapshot, tarPath: String?, layer: LayerDigest, recipe: String?
     ) async throws(SnapshotError) -> SnapshotRecord {
         let chain = Self.chainID(parent: active.parent?.chainID, diffID: layer.diffID)
         if let existing = try await existingSnapshot(chain) {
-            unlink(tarPath)
+            if let tarPath { unlink(tarPath) }
             try await discard(active)
             return existing
         }
         do {
-            let descriptor = try await store.ingestFile(
-                at: tarPath, digest: layer.diffID, size: layer.size, mediaType: MediaType.ociLayer)
+            let descriptor: Descriptor
+            if let tarPath {
+                descriptor = try await store.ingestFile(
+                    at: tarPath, digest: layer.diffID, size: layer.size, mediaType: MediaType.ociLayer)
+            } else {
+                try await store.recordDeferredBlob(
+                    layer.diffID, size: layer.size, mediaType: MediaType.ociLayer, recipe: recipe ?? "")
+                descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: layer.diffID, size: layer.size)
+            }
             try await store.commitSnapshot(active.id, chainID: chain, diffID: layer.diffID, layer: descriptor)
         } catch {
-            unlink(tarPath)
+            if let tarPath { unlink(tarPath) }
             // Another berth process committed the same layer on the same parents between the
             // look-up above and this commit (two builds of one Dockerfile): use its snapshot.
             if let existing = try? await existingSnapshot(chain) {
@@ -260,5 +325,26 @@ public enum SnapshotError: Error, Sendable, CustomStringConvertible {
         case .layer(let message): message
         case .tooManyLayers(let count): "too many layers (\(count)) for one overlay mount"
         }
+    }
+}
+
+/// How a deferred layer blob is written again: the writer's options that change its bytes.
+/// Commits with options a recipe cannot say (holes, excluded paths) write their blob at once.
+struct LayerRecipe: Codable, Equatable {
+    var sourceDateEpoch: Int64?
+
+    init?(_ options: LayerWriteOptions) {
+        guard !options.preserveHoles, options.excludedPaths.isEmpty else { return nil }
+        sourceDateEpoch = options.sourceDateEpoch
+    }
+
+    init?(decoding text: String) {
+        guard let recipe = try? JSONDecoder().decode(LayerRecipe.self, from: Data(text.utf8)) else { return nil }
+        self = recipe
+    }
+
+    var options: LayerWriteOptions { LayerWriteOptions(sourceDateEpoch: sourceDateEpoch) }
+    var encoded: String {
+        (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

@@ -96,6 +96,57 @@ import Testing
         #expect(try h.berth(["system", "check"]).status == 0)
     }
 
+    /// A build records its layer blobs without writing them; `save` writes them from their
+    /// snapshots (the archive loads into another store and runs), a snapshot changed behind
+    /// berth's back is refused by digest, and a prune drops the records with their image.
+    @Test func buildLayersAreWrittenWhenFirstRead() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase()
+        let context = try h.context("app", ["Dockerfile": Self.dockerfile])
+        #expect(try h.berth(["build", "-q", "-t", "app", context]).status == 0)
+        let inspect = try h.berth(["inspect", "app"])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
+        let layers = ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
+        #expect(layers.count == 3)
+        let built = layers.dropFirst().map { String($0.dropFirst("sha256:".count)) }
+        #expect(built.allSatisfy { !entries(h.root + "/blobs/sha256").contains($0) }, "written at build time")
+        #expect(try h.berth(["system", "check"]).status == 0)
+
+        #expect(try h.berth(["save", "-o", h.work + "/app.tar", "app"]).status == 0)
+        #expect(built.allSatisfy { entries(h.root + "/blobs/sha256").contains($0) }, "not written by save")
+        let other = try BerthHarness()
+        defer { other.cleanup() }
+        #expect(try other.berth(["load", "-i", h.work + "/app.tar"]).status == 0)
+        #expect(try other.berth(["run", "--rm", "app"]).stdout == "two\n")
+        #expect(try h.berth(["system", "check"]).status == 0)
+
+        // A second image whose layer is not written yet, and its snapshot changed by hand.
+        let changed = try h.context("changed", ["Dockerfile": "FROM busybox-base\nRUN echo original > /f\n"])
+        #expect(try h.berth(["build", "-q", "-t", "changed", changed]).status == 0)
+        let snapshot = try #require(
+            entries(h.root + "/snapshots").first {
+                FileManager.default.fileExists(atPath: h.root + "/snapshots/\($0)/fs/f")
+            })
+        try "tampered\n".write(toFile: h.root + "/snapshots/\(snapshot)/fs/f", atomically: false, encoding: .utf8)
+        let refused = try h.berth(["save", "-o", h.work + "/changed.tar", "changed"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("its files were changed"), "\(refused.stderr)")
+
+        // Gone with their images: no record of an unwritten blob stays behind.
+        #expect(try h.berth(["rmi", "app", "changed"]).status == 0)
+        #expect(try h.berth(["system", "prune", "-a", "-f"]).status == 0)
+        #expect(try h.berth(["system", "check"]).status == 0)
+        let rows = try BerthHarness.run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from blobs where recipe is not null').fetchone()[0])",
+                h.root + "/berth.db",
+            ])
+        #expect(rows.stdout == "0\n", "\(rows.stdout)\(rows.stderr)")
+    }
+
     @Test func checkReportsDamageAndRepairsOnlyWhatNothingUses() throws {
         let h = try BerthHarness()
         defer { h.cleanup() }

@@ -238,12 +238,12 @@ actor ImportedCache {
                 parent = existing
                 continue
             }
-            if !store.hasBlob(diffID) {
+            if try await !store.blobIsAvailable(diffID) {
                 guard let packed = entry.layers[text] else { return nil }
                 try await fetchLayer(packed, diffID: diffID, from: entry.source)
             }
-            let size = Int64(
-                (try? FileManager.default.attributesOfItem(atPath: store.blobPath(diffID))[.size] as? Int) ?? 0)
+            let blob = try await snapshotter.blobFile(diffID)
+            let size = Int64((try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? Int) ?? 0)
             parent = try await snapshotter.unpack(
                 layer: Descriptor(mediaType: MediaType.ociLayer, digest: diffID, size: size), diffID: diffID,
                 parent: parent)

@@ -2,6 +2,7 @@ import Foundation
 import ImageStore
 import LayerArchive
 import OCIImage
+import Snapshots
 
 /// `berth save`: images → a tar that is both a docker-archive (`manifest.json`, which every
 /// `docker load` reads) and an OCI image layout (`oci-layout`, `index.json`, `blobs/`), or, with
@@ -60,8 +61,10 @@ public struct ImageSaver: Sendable {
         for (image, tags) in images {
             let (manifestDigest, manifestBytes, layers) = try await manifest(of: image, compression: compression)
             for digest in [image.id] + layers.map(\.digest) where blobs.insert(digest).inserted {
+                let path =
+                    digest == image.id ? store.blobPath(digest) : try await Snapshotter(store: store).blobFile(digest)
                 guard store.hasBlob(digest) else { throw StoreError.blobNotFound(digest.description) }
-                try writer.addFile(Self.blobName(digest), contentsOf: store.blobPath(digest))
+                try writer.addFile(Self.blobName(digest), contentsOf: path)
             }
             if blobs.insert(manifestDigest).inserted {
                 try writer.addFile(Self.blobName(manifestDigest), bytes: manifestBytes)

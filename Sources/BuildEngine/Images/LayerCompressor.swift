@@ -2,6 +2,7 @@ import Foundation
 import ImageStore
 import LayerArchive
 import OCIImage
+import Snapshots
 
 /// Makes compressed copies of layer blobs for save and push, lazily: a copy made once is kept in
 /// the store and reused. Missing copies are made in parallel, one layer per core.
@@ -32,10 +33,11 @@ public struct LayerCompressor: Sendable {
     }
 
     private func compress(_ layer: Descriptor, using compression: LayerCompression) async throws -> Descriptor {
+        let source = try await Snapshotter(store: store).blobFile(layer.digest)
         let temporary = store.temporaryPath("compress")
         let digest: LayerDigest
         do {
-            digest = try LayerArchive.compress(store.blobPath(layer.digest), to: temporary, using: compression)
+            digest = try LayerArchive.compress(source, to: temporary, using: compression)
         } catch {
             unlink(temporary)
             throw error

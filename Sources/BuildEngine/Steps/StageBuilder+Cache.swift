@@ -117,7 +117,7 @@ extension StageBuilder {
         }
         do {
             return try await snapshotter.commit(
-                active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
+                active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch), deferBlob: true)
         } catch {
             // Interrupted (or failed) while writing the layer: the snapshot must not stay active.
             try? await snapshotter.discard(active)

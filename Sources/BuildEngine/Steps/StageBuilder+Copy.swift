@@ -255,7 +255,7 @@ extension StageBuilder {
             let chain = record.chain, let digest = try? Digest(parsing: chain),
             let layer = try await session.store.snapshot(chainID: digest),
             let diffID = layer.diffID, let layerDigest = layer.layerDigest, let size = layer.size,
-            FileSystem.exists(session.store.blobPath(layerDigest))
+            (try? await snapshotter.blobFile(layerDigest)) != nil
         {
             return try await snapshotter.unpack(
                 layer: Descriptor(mediaType: MediaType.ociLayer, digest: layerDigest, size: size), diffID: diffID,
@@ -269,7 +269,7 @@ extension StageBuilder {
             throw error
         }
         let snapshot = try await snapshotter.commit(
-            active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch))
+            active, options: LayerWriteOptions(sourceDateEpoch: session.options.sourceDateEpoch), deferBlob: true)
         if let chain = snapshot.chainID,
             let json = try? JSONEncoder().encode(StepRecord(chain: chain.description, created: session.timestamp()))
         {
