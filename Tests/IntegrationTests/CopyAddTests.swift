@@ -453,7 +453,7 @@ import Testing
                 // WORKDIR makes /app an empty directory below: the copy goes into its copy-up.
                 "Dockerfile": "FROM busybox-base\nWORKDIR /app\nCOPY tree .\nCOPY tree /fresh/\nRUN cat /app/a/x\n",
                 "tree/a/x": "one\n", "tree/a/y": "same\n", "tree/b/z": "zed\n", "tree/b/w": "w\n",
-            ])
+            ].merging((0..<300).map { ("tree/many/f\($0)", "\($0)\n") }) { a, _ in a })  // placed on several threads
         func layers(_ tag: String) throws -> [String] { try Self.layers(h, tag) }
         /// Inodes of `path` in every snapshot that has it.
         func inodes(_ path: String) -> [UInt64] {
@@ -476,6 +476,8 @@ import Testing
             #expect(sameToo.count == 2 && sameToo[0] == sameToo[1], "\(dir)/b/z not linked: \(sameToo)")
             let changed = inodes(dir + "/a/x")
             #expect(changed.count == 2 && changed[0] != changed[1], "\(dir)/a/x was linked: \(changed)")
+            let many = inodes(dir + "/many/f299")
+            #expect(many.count == 2 && many[0] == many[1], "\(dir)/many/f299 not linked: \(many)")
             let modeChanged = inodes(dir + "/b/w")
             #expect(modeChanged.count == 2 && modeChanged[0] != modeChanged[1], "\(dir)/b/w was linked")
         }

@@ -86,14 +86,18 @@ enum ContentHash {
             values.append(digest)
         }
 
+        /// Builds the look-up table; after this, ``digest(of:)`` may be called from several threads.
+        func buildIndex() {
+            guard index == nil else { return }
+            var built: [FileKey: Int] = [:]
+            built.reserveCapacity(keys.count)
+            for (position, key) in keys.enumerated() { built[key] = position }
+            index = built
+        }
+
         /// The raw digest of the file `st` describes, if it was hashed as it is now.
         func digest(of st: stat) -> [UInt8]? {
-            if index == nil {
-                var built: [FileKey: Int] = [:]
-                built.reserveCapacity(keys.count)
-                for (position, key) in keys.enumerated() { built[key] = position }
-                index = built
-            }
+            buildIndex()
             return index?[FileKey(st)].map { values[$0] }
         }
     }

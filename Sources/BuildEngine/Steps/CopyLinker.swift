@@ -14,7 +14,7 @@ import ImageStore
 ///
 /// Every file the copy writes into the upper directory is recorded with its digest in a
 /// manifest (``manifestName`` in the snapshot's directory), which the next run reads.
-final class CopyLinker {
+final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest and the counts
     /// The file in a snapshot's directory (beside `fs/`) listing what a COPY placed.
     static let manifestName = "copied"
     private static let magic = Array("berth-copied 1\n".utf8)
@@ -30,16 +30,20 @@ final class CopyLinker {
     let upperRoot: String
     let digests: ContentHash.DigestIndex
     let previous: Previous?
+    private let lock = NSLock()
     private var manifest: [UInt8] = []
+    private var counts = (linked: 0, copied: 0)
     /// Files linked from the previous snapshot, and files copied.
-    private(set) var linked = 0
-    private(set) var copied = 0
+    var linked: Int { lock.withLock { counts.linked } }
+    var copied: Int { lock.withLock { counts.copied } }
 
+    /// Called from several threads once made (``FileCopier`` places files in parallel).
     init(upperRoot: String, digests: ContentHash.DigestIndex, previous: Previous?) {
         self.upperRoot = upperRoot
         self.digests = digests
         self.previous = previous
         manifest = Self.magic
+        digests.buildIndex()
     }
 
     /// Links `target` (a path in the upper directory) to the previous run's file at the same
@@ -58,7 +62,7 @@ final class CopyLinker {
         // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
         // the caller copies.
         guard Glibc.link(candidate, target) == 0 else { return false }
-        linked += 1
+        lock.withLock { counts.linked += 1 }
         record(relative, digest)
         return true
     }
@@ -67,7 +71,7 @@ final class CopyLinker {
     /// descriptor it read: the file is recorded only if it still has the identity it had when it
     /// was hashed (nothing wrote to it in between), so the manifest never claims bytes it lacks.
     func copied(source: stat, input: Int32, to target: String) {
-        copied += 1
+        lock.withLock { counts.copied += 1 }
         guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return }
         var now = stat()
         guard fstat(input, &now) == 0, ContentHash.DigestIndex.FileKey(now) == .init(source) else { return }
@@ -80,7 +84,7 @@ final class CopyLinker {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw BuildError("create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard FileSystem.writeAll(fd, manifest) else {
+        guard FileSystem.writeAll(fd, lock.withLock { manifest }) else {
             throw BuildError("write \(path): \(String(cString: strerror(errno)))")
         }
     }
@@ -115,9 +119,11 @@ final class CopyLinker {
     }
 
     private func record(_ relative: [UInt8], _ digest: [UInt8]) {
-        manifest.append(UInt8(relative.count & 0xff))
-        manifest.append(UInt8(relative.count >> 8))
-        manifest += relative
-        manifest += digest.prefix(32)
+        lock.withLock {
+            manifest.append(UInt8(relative.count & 0xff))
+            manifest.append(UInt8(relative.count >> 8))
+            manifest += relative
+            manifest += digest.prefix(32)
+        }
     }
 }

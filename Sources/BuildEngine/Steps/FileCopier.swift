@@ -16,6 +16,9 @@ struct FileCopier {
     var sourceRoot: SourceRoot
     /// Links unchanged files from the previous run of the same COPY (see ``CopyLinker``).
     var linker: CopyLinker?
+    /// While files are placed on several threads: set when one of them failed or saw the build
+    /// cancelled (only the thread that runs the build's task sees that), so the others stop too.
+    var abort: FirstFailure? = nil
 
     /// Copies `entry` (and, for a directory, what is under it) to `destination`, a host path
     /// already resolved inside the target root. A directory source's children land directly in
@@ -28,14 +31,23 @@ struct FileCopier {
     /// have written it, without overlay's cost per file, and unchanged files can be hard-linked
     /// (a link cannot cross from the overlay to another snapshot). The caller unmounts without
     /// looking inside through the overlay again.
+    ///
+    /// Directories, links and nodes are made as the walk meets them; regular files (most of the
+    /// work) afterwards, on several threads, each thread on its own run of files (mostly its own
+    /// directories).
     func copy(_ source: SelectedSource, to destination: String, upperEquivalent: String? = nil) throws {
         var directories: [(target: String, status: stat)] = []
+        var files: [(entry: WalkEntry, target: String)] = []
         var base = destination
         try FileWalk.walk(
             hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
         ) { entry, _ in
             let target = entry.relativePath.isEmpty ? destination : base + "/" + entry.relativePath
             try Task.checkCancellation()
+            if entry.isRegular && !entry.relativePath.isEmpty {
+                files.append((entry, target))
+                return
+            }
             try copyEntry(entry, to: target)
             if entry.relativePath.isEmpty, entry.isDirectory, let upperEquivalent, Self.isDirectory(upperEquivalent) {
                 base = upperEquivalent
@@ -44,9 +56,42 @@ struct FileCopier {
                 directories.append((target, entry.status))
             }
         }
+        try placeFiles(files)
         // Directory mtimes change as children are added: set them once everything is in place.
         for (target, status) in directories {
             setTimes(target, status, followLinks: true)
+        }
+    }
+
+    /// Copies (or links) regular files whose directories exist, in batches; between batches an
+    /// interrupted build stops.
+    private func placeFiles(_ files: [(entry: WalkEntry, target: String)]) throws {
+        let workers = files.count < 256 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 4)
+        let batch = 4096
+        let failure = FirstFailure()
+        let placer = {
+            var copier = self
+            copier.abort = failure
+            return copier
+        }()
+        for start in stride(from: 0, to: files.count, by: batch) {
+            try Task.checkCancellation()
+            let end = min(start + batch, files.count)
+            let share = (end - start + workers - 1) / workers
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var index = start + worker * share
+                let stop = min(index + share, end)
+                while index < stop, !failure.happened {
+                    do {
+                        try placer.checkStop()
+                        try placer.copyEntry(files[index].entry, to: files[index].target)
+                    } catch {
+                        failure.record(error)
+                    }
+                    index += 1
+                }
+            }
+            if let error = failure.error { throw error }
         }
     }
 
@@ -131,7 +176,7 @@ struct FileCopier {
         var remaining = Int(status.st_size)
         while remaining > 0 {
             // In 64 MiB pieces, so an interrupted build stops within one.
-            try Task.checkCancellation()
+            try checkStop()
             let n = sendfile(output, input, nil, min(remaining, 64 << 20))
             if n < 0 {
                 if errno == EINTR { continue }
@@ -182,6 +227,16 @@ struct FileCopier {
         guard unlink(path) == 0 else { throw failure("replace", path) }
     }
 
+    /// Throws when the build was cancelled or, while files are placed in parallel, another
+    /// thread failed.
+    private func checkStop() throws {
+        if Task.isCancelled {
+            abort?.record(CancellationError())
+            throw CancellationError()
+        }
+        if let abort, abort.happened { throw CancellationError() }
+    }
+
     private static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -217,4 +272,14 @@ func makeParents(_ path: String, under root: String, uid: uid_t, gid: gid_t) thr
         }
         lchown(current, uid, gid)
     }
+}
+
+/// The first error of several threads.
+final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: (any Error)?
+
+    var happened: Bool { lock.withLock { first != nil } }
+    var error: (any Error)? { lock.withLock { first } }
+    func record(_ error: any Error) { lock.withLock { if first == nil { first = error } } }
 }
