@@ -38,8 +38,8 @@ enum BerthMain {
     static func main() async {
         do {
             let arguments = reorderGlobalOptions(Array(CommandLine.arguments.dropFirst()))
-            if let run = FastDispatch.run(arguments) {
-                try await run.run()
+            if var command = FastDispatch.command(arguments) {
+                try await command.run()
                 return
             }
             var command = try Berth.parseAsRoot(arguments)

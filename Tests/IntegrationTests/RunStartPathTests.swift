@@ -48,4 +48,23 @@ import Testing
         let status = try h.berth(["run", "--rm", "img", "sh", "-c", "exit 7"])
         #expect(status.status == 7)
     }
+
+    /// `build` takes the same shortcut: its help, errors and completion come from the full parser.
+    @Test func buildParsesLikeTheFullCommandTree() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let ctx = try h.context("fast", ["Dockerfile": "FROM img\nARG A\nRUN echo \"a=$A\"\n"])
+        let built = try h.berth(["build", "--progress", "plain", "--build-arg", "A=--help", "-t", "fast", ctx])
+        #expect(built.status == 0 && built.stderr.contains("a=--help"), "\(built.stderr)")
+        let help = try h.berth(["build", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE: berth build"), "\(help.stdout)")
+        let unknown = try h.berth(["build", "--bogus", ctx])
+        #expect(unknown.status == 2 && unknown.stderr.contains("Unknown option '--bogus'"), "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("Usage: berth build"), "\(unknown.stderr)")
+        let badProgress = try h.berth(["build", "--progress", "bogus", ctx])
+        #expect(badProgress.status == 2, "\(badProgress)")
+        let completion = try h.berth(["build", ctx, "--generate-completion-script", "bash"])
+        #expect(completion.stdout.contains("_berth_build()"), "the full parser answers completion requests")
+    }
 }
