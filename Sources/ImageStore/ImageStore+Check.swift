@@ -114,9 +114,9 @@ extension ImageStore {
             }
             let inUse = referenced.contains(text)
             let path = blobPath(digest)
-            // A layer not written yet: fine while the snapshot it is written from is there.
-            if !FileSystem.exists(path), try deferredBlob(digest) != nil { continue }
             guard FileSystem.exists(path) else {
+                // A layer not written yet: fine while the snapshot it is written from is there.
+                if try deferredBlob(digest) != nil { continue }
                 report.problems.append(
                     StoreProblem(
                         description: "blob \(text): file \(path) is missing" + (inUse ? " (in use)" : ""),

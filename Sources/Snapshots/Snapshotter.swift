@@ -120,25 +120,20 @@ public struct Snapshotter: Sendable {
     public func commit(
         _ active: ActiveSnapshot, options: LayerWriteOptions = .init(), deferBlob: Bool = false
     ) async throws(SnapshotError) -> SnapshotRecord {
-        let recipe = LayerRecipe(options)
-        if deferBlob, let recipe {
-            let layer: LayerDigest
-            do {
-                layer = try LayerArchive.writeDiff(upperDirectory: active.upperPath, to: "/dev/null", options: options)
-            } catch {
-                throw .layer(error.description)
-            }
-            return try await register(active, tarPath: nil, layer: layer, recipe: recipe.encoded)
+        let blob: LayerBlob
+        if deferBlob, let recipe = LayerRecipe(options) {
+            blob = .deferred(recipe: recipe.encoded)
+        } else {
+            blob = .file(store.temporaryPath("layer"))
         }
-        let tarPath = store.temporaryPath("layer")
         let layer: LayerDigest
         do {
-            layer = try LayerArchive.writeDiff(upperDirectory: active.upperPath, to: tarPath, options: options)
+            layer = try LayerArchive.writeDiff(upperDirectory: active.upperPath, to: blob.writePath, options: options)
         } catch {
-            unlink(tarPath)
+            blob.remove()
             throw .layer(error.description)
         }
-        return try await register(active, tarPath: tarPath, layer: layer, recipe: nil)
+        return try await register(active, blob: blob, layer: layer)
     }
 
     /// The path of a layer blob, written first from its snapshot when the commit deferred it.
@@ -239,30 +234,30 @@ public struct Snapshotter: Sendable {
         RootFS.chainID(parent: parent, diffID: diffID)
     }
 
-    /// Records the layer (the blob at `tarPath`, or a deferred one with `recipe`) and commits
-    /// the snapshot.
+    /// Records the layer (its written blob, or a deferred one) and commits the snapshot.
     private func register(
-        _ active: ActiveSnapshot, tarPath: String?, layer: LayerDigest, recipe: String?
+        _ active: ActiveSnapshot, blob: LayerBlob, layer: LayerDigest
     ) async throws(SnapshotError) -> SnapshotRecord {
         let chain = Self.chainID(parent: active.parent?.chainID, diffID: layer.diffID)
         if let existing = try await existingSnapshot(chain) {
-            if let tarPath { unlink(tarPath) }
+            blob.remove()
             try await discard(active)
             return existing
         }
         do {
             let descriptor: Descriptor
-            if let tarPath {
+            switch blob {
+            case .file(let tarPath):
                 descriptor = try await store.ingestFile(
                     at: tarPath, digest: layer.diffID, size: layer.size, mediaType: MediaType.ociLayer)
-            } else {
+            case .deferred(let recipe):
                 try await store.recordDeferredBlob(
-                    layer.diffID, size: layer.size, mediaType: MediaType.ociLayer, recipe: recipe ?? "")
+                    layer.diffID, size: layer.size, mediaType: MediaType.ociLayer, recipe: recipe)
                 descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: layer.diffID, size: layer.size)
             }
             try await store.commitSnapshot(active.id, chainID: chain, diffID: layer.diffID, layer: descriptor)
         } catch {
-            if let tarPath { unlink(tarPath) }
+            blob.remove()
             // Another berth process committed the same layer on the same parents between the
             // look-up above and this commit (two builds of one Dockerfile): use its snapshot.
             if let existing = try? await existingSnapshot(chain) {
@@ -346,5 +341,25 @@ struct LayerRecipe: Codable, Equatable {
     var options: LayerWriteOptions { LayerWriteOptions(sourceDateEpoch: sourceDateEpoch) }
     var encoded: String {
         (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// A committed layer's blob: a tar written to a temporary file (moved into the store), or
+/// deferred (only hashed; written later from the snapshot by its recipe).
+private enum LayerBlob {
+    case file(String)
+    case deferred(recipe: String)
+
+    /// Where the tar goes while it is hashed.
+    var writePath: String {
+        switch self {
+        case .file(let path): path
+        case .deferred: "/dev/null"
+        }
+    }
+
+    /// Removes the temporary file, if any.
+    func remove() {
+        if case .file(let path) = self { unlink(path) }
     }
 }

@@ -5,9 +5,9 @@ import ArgumentParser
 /// `Berth.parseAsRoot` reflects over every subcommand's arguments (Mirror, type lookups by
 /// mangled name, protocol conformance scans over the whole binary) before it parses anything;
 /// for a `run --rm IMAGE true` (or a no-op rebuild) that is a sizeable part of berth's start.
-/// When the command word is `run` or `build`, parsing only that command gives the same values. Anything the full parser
-/// treats specially (help, completion scripts, `--version`) or any error goes the usual way,
-/// so help, usage and error messages stay exactly the full parser's.
+/// When the command word is `run` or `build`, parsing only that command gives the same values.
+/// Anything the full parser treats specially (help, completion scripts, `--version`) or any
+/// error goes the usual way, so help, usage and error messages stay exactly the full parser's.
 enum FastDispatch {
     /// Words the full parser acts on wherever they appear, even after the image.
     static let builtInPrefixes = ["--generate-completion-script", "--experimental-dump-help", "---completion"]

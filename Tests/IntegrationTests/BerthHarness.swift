@@ -88,6 +88,13 @@ struct BerthHarness {
         return table.split(separator: "\n").filter { $0.contains(base) }.map(String.init)
     }
 
+    /// The diff ids of image `tag` (`RootFS.Layers` of `berth inspect`), bottom first.
+    func layers(of tag: String) throws -> [String] {
+        let inspect = try berth(["inspect", tag])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
+        return ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
+    }
+
     /// The image id berth reports for `name`.
     func imageID(_ name: String) throws -> String {
         _ = try berth(["images", "-q", "--no-trunc"])  // sanity: the command works

@@ -345,13 +345,6 @@ import Testing
         #expect(escaped.stderr.contains("\"esc\" not found in the build context"), "\(escaped.stderr)")
     }
 
-    /// The diff ids of image `tag`, bottom first.
-    static func layers(_ h: BerthHarness, _ tag: String) throws -> [String] {
-        let inspect = try h.berth(["inspect", tag])
-        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
-        return ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
-    }
-
     /// Whether the plain-progress step titled `title` was answered from the cache.
     static func cached(_ progress: String, _ title: String) -> Bool {
         let lines = progress.split(separator: "\n")
@@ -427,7 +420,7 @@ import Testing
             ], "\(listing)")
 
         // A changed base below keeps the --link layers byte for byte.
-        func layers(_ tag: String) throws -> [String] { try Self.layers(h, tag) }
+        func layers(_ tag: String) throws -> [String] { try h.layers(of: tag) }
         #expect(try h.berth(["build", "-q", "-t", "l1", ctx]).status == 0)
         let rebuilt = try h.berth(["build", "--progress", "plain", "--build-arg", "V=2", "-t", "l2", ctx])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
@@ -454,7 +447,7 @@ import Testing
                 "Dockerfile": "FROM busybox-base\nWORKDIR /app\nCOPY tree .\nCOPY tree /fresh/\nRUN cat /app/a/x\n",
                 "tree/a/x": "one\n", "tree/a/y": "same\n", "tree/b/z": "zed\n", "tree/b/w": "w\n",
             ].merging((0..<300).map { ("tree/many/f\($0)", "\($0)\n") }) { a, _ in a })  // placed on several threads
-        func layers(_ tag: String) throws -> [String] { try Self.layers(h, tag) }
+        func layers(_ tag: String) throws -> [String] { try h.layers(of: tag) }
         /// Inodes of `path` in every snapshot that has it.
         func inodes(_ path: String) -> [UInt64] {
             let ids = (try? FileManager.default.contentsOfDirectory(atPath: h.root + "/snapshots")) ?? []

@@ -105,9 +105,7 @@ import Testing
         try h.importBase()
         let context = try h.context("app", ["Dockerfile": Self.dockerfile])
         #expect(try h.berth(["build", "-q", "-t", "app", context]).status == 0)
-        let inspect = try h.berth(["inspect", "app"])
-        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
-        let layers = ((json?.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? []
+        let layers = try h.layers(of: "app")
         #expect(layers.count == 3)
         let built = layers.dropFirst().map { String($0.dropFirst("sha256:".count)) }
         #expect(built.allSatisfy { !entries(h.root + "/blobs/sha256").contains($0) }, "written at build time")

@@ -78,10 +78,9 @@ extension ContainerManager {
 
     /// The parent directory of `path` inside the root (as a descriptor) and the last name.
     private static func resolveParent(_ rootFD: Int32, _ path: String, container: String) throws -> (Int32, String) {
-        let trimmed =
-            path.endsWithSlash && path.utf8.count > 1 ? String(decoding: path.utf8.dropLast(), as: UTF8.self) : path
-        let parentPath = trimmed.parentPath
-        let name = trimmed.lastComponent
+        // (Both ignore trailing slashes.)
+        let parentPath = path.parentPath
+        let name = path.lastComponent
         guard !name.isEmpty, name != "/", name != ".", name != ".." else {
             throw RunError("cannot copy the root of container \(container) by name \(path)")
         }

@@ -61,9 +61,8 @@ public struct ImageSaver: Sendable {
         for (image, tags) in images {
             let (manifestDigest, manifestBytes, layers) = try await manifest(of: image, compression: compression)
             for digest in [image.id] + layers.map(\.digest) where blobs.insert(digest).inserted {
-                let path =
-                    digest == image.id ? store.blobPath(digest) : try await Snapshotter(store: store).blobFile(digest)
-                guard store.hasBlob(digest) else { throw StoreError.blobNotFound(digest.description) }
+                // (A build's layer is written from its snapshot here if nothing has read it yet.)
+                let path = try await Snapshotter(store: store).blobFile(digest)
                 try writer.addFile(Self.blobName(digest), contentsOf: path)
             }
             if blobs.insert(manifestDigest).inserted {

@@ -1,3 +1,4 @@
+import ContainerRuntime
 import Foundation
 import ImageStore
 
@@ -14,7 +15,7 @@ import ImageStore
 ///
 /// Every file the copy writes into the upper directory is recorded with its digest in a
 /// manifest (``manifestName`` in the snapshot's directory), which the next run reads.
-final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest and the counts
+final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     /// The file in a snapshot's directory (beside `fs/`) listing what a COPY placed.
     static let manifestName = "copied"
     private static let magic = Array("berth-copied 1\n".utf8)
@@ -32,10 +33,6 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest a
     let previous: Previous?
     private let lock = NSLock()
     private var manifest: [UInt8] = []
-    private var counts = (linked: 0, copied: 0)
-    /// Files linked from the previous snapshot, and files copied.
-    var linked: Int { lock.withLock { counts.linked } }
-    var copied: Int { lock.withLock { counts.copied } }
 
     /// Called from several threads once made (``FileCopier`` places files in parallel).
     init(upperRoot: String, digests: ContentHash.DigestIndex, previous: Previous?) {
@@ -62,7 +59,6 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest a
         // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
         // the caller copies.
         guard Glibc.link(candidate, target) == 0 else { return false }
-        lock.withLock { counts.linked += 1 }
         record(relative, digest)
         return true
     }
@@ -71,7 +67,6 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest a
     /// descriptor it read: the file is recorded only if it still has the identity it had when it
     /// was hashed (nothing wrote to it in between), so the manifest never claims bytes it lacks.
     func copied(source: stat, input: Int32, to target: String) {
-        lock.withLock { counts.copied += 1 }
         guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return }
         var now = stat()
         guard fstat(input, &now) == 0, ContentHash.DigestIndex.FileKey(now) == .init(source) else { return }
@@ -108,14 +103,12 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest a
         return placed
     }
 
+    /// `target` below the upper directory, as bytes; nil outside it or too long for a record.
     private func relativePath(_ target: String) -> [UInt8]? {
-        let path = target.utf8
-        let root = upperRoot.utf8
-        guard path.count > root.count + 1, path.starts(with: root),
-            path[path.index(path.startIndex, offsetBy: root.count)] == UInt8(ascii: "/")
+        guard let relative = target.relativePath(under: upperRoot).map({ Array($0.utf8) }),
+            relative.count <= Int(UInt16.max)
         else { return nil }
-        let relative = Array(path.dropFirst(root.count + 1))
-        return relative.count <= Int(UInt16.max) ? relative : nil
+        return relative
     }
 
     private func record(_ relative: [UInt8], _ digest: [UInt8]) {

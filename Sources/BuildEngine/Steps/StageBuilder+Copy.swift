@@ -116,8 +116,9 @@ extension StageBuilder {
         let files = ContentHash.EntryList(limit: StepInputs.fileLimit)
         // One directory copied: unchanged files can be linked from the previous run's snapshot.
         let digests =
-            !copy.link && !ignoresCache && items.count == 1 && items[0].keptPath == nil
-                && items[0].selection.isDirectory ? ContentHash.DigestIndex() : nil
+            !copy.link && !ignoresCache
+                && CopyPlacement.isSingleDirectory(items, heredocs: heredocs, urls: urls)
+            ? ContentHash.DigestIndex() : nil
         let contentHash = try ContentHash.of(selections, in: root, cache: statCache, entries: files, digests: digests)
         if let statCache { try await session.store.updateStatDirectories(statCache.learned) }
         let heredocHash = Digest.sha256(
@@ -204,7 +205,7 @@ extension StageBuilder {
             let snapshot = try await withMountedStep(stateCopy) { active in
                 let rootPath = active.rootPath
                 let owner = try copy.chown.map { try UserDatabase.resolve($0, in: rootPath) } ?? (0, 0)
-                if let digests, placement.isSingleDirectory {
+                if let digests {
                     linker = CopyLinker(
                         upperRoot: active.upperPath, digests: digests, previous: await previousCopy(lineage))
                 }
@@ -314,7 +315,9 @@ struct CopyPlacement {
     /// True when the copy is one directory (the commonest COPY: `COPY . /app`, `COPY src /src`)
     /// whose contents can be written straight into an upper directory (see
     /// ``FileCopier/copy(_:to:upperEquivalent:)``).
-    var isSingleDirectory: Bool {
+    var isSingleDirectory: Bool { Self.isSingleDirectory(items, heredocs: heredocs, urls: urls) }
+
+    static func isSingleDirectory(_ items: [CopyItem], heredocs: [Heredoc], urls: [String]) -> Bool {
         items.count == 1 && items[0].keptPath == nil && items[0].selection.isDirectory && heredocs.isEmpty
             && urls.isEmpty
     }
