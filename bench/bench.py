@@ -34,6 +34,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
 DOCS = os.path.join(ROOT, "docs")
 BERTH = os.environ.get("BERTH", os.path.join(ROOT, ".build", "release", "berth"))
+# Makes every one-file change of this run new to every tool's cache (a content an earlier run
+# wrote would be a cache hit, not a rebuild).
+RUN_ID = f"{os.getpid()}-{time.time_ns()}"
 BASE_TAR = os.path.join(ROOT, "Fixtures", "base", "out", "busybox-rootfs.tar")
 # Debian's docker.io client (its `docker build` speaks to BuildKit without buildx).
 DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else (shutil.which("docker") or "docker")
@@ -53,6 +56,9 @@ def sh(cmd, check=True, env=None, cwd=None, quiet=True):
 
 
 def timed(cmd, **kw):
+    # Whatever the previous command left to write back (a reference tool's 220 MB, a removed
+    # store) is written out first, so it does not land in this command's time.
+    os.sync()
     start = time.perf_counter()
     sh(cmd, **kw)
     return time.perf_counter() - start
@@ -501,7 +507,7 @@ def main():
 
             def change_small():
                 counter[0] += 1
-                write(os.path.join(ctx, "files", "f00.txt"), f"changed {counter[0]}\n".encode())
+                write(os.path.join(ctx, "files", "f00.txt"), f"changed {RUN_ID} {counter[0]}\n".encode())
             build_cases(results, "S", ctx, builders, a.reps, change_small)
         if "L" in only:
             ctx = gen_large()
@@ -509,7 +515,7 @@ def main():
 
             def change_large():
                 counter[0] += 1
-                write(os.path.join(ctx, "tree", "d00", "f00000.bin"), f"changed {counter[0]}\n".encode())
+                write(os.path.join(ctx, "tree", "d00", "f00000.bin"), f"changed {RUN_ID} {counter[0]}\n".encode())
             build_cases(results, "L", ctx, builders, max(2, a.reps // 2), change_large)
         if "M" in only:
             ctx = gen_multistage()

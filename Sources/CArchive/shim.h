@@ -9,3 +9,10 @@ extern int sync_file_range(int fd, long long offset, long long nbytes, unsigned 
 static inline int berth_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, 2);
 }
+
+// archive_set_error is variadic (Swift cannot call it): records a failed write's errno, so the
+// call that failed reports "No space left on device" rather than libarchive's generic text.
+#include <string.h>
+static inline void berth_archive_set_errno(struct archive *archive, int code) {
+    archive_set_error(archive, code, "%s", strerror(code));
+}

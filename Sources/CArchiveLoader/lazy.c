@@ -13,6 +13,7 @@
 #include <archive_entry.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -128,3 +129,20 @@ BERTH_LAZY(int, archive_write_set_bytes_per_block, (struct archive *a0, int a1),
 BERTH_LAZY(int, archive_write_set_filter_option, (struct archive *a0, const char *a1, const char *a2, const char *a3), (a0, a1, a2, a3))
 BERTH_LAZY(int, archive_write_set_format_pax_restricted, (struct archive *a0), (a0))
 BERTH_LAZY(int, archive_write_set_format_raw, (struct archive *a0), (a0))
+
+// archive_set_error is variadic, which the macros cannot forward: the message is formatted here
+// and handed on as one "%s" argument.
+void archive_set_error(struct archive *a, int code, const char *format, ...) {
+    static void (*real)(struct archive *, int, const char *, ...);
+    void (*function)(struct archive *, int, const char *, ...) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+    if (!function) {
+        function = (void (*)(struct archive *, int, const char *, ...))berth_archive_symbol("archive_set_error");
+        __atomic_store_n(&real, function, __ATOMIC_RELEASE);
+    }
+    char message[512];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, sizeof message, format, arguments);
+    va_end(arguments);
+    function(a, code, "%s", message);
+}

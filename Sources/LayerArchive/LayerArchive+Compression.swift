@@ -75,6 +75,7 @@ extension LayerArchive {
         }
         defer { close(out) }
         let sink = ArchiveSink(fd: out)
+        defer { sink.finish() }
         guard let archive = archive_write_new() else {
             throw LayerArchiveError(path: outputPath, message: "out of memory")
         }
@@ -96,10 +97,10 @@ extension LayerArchive {
         guard
             archive_write_open2(
                 archive, context, nil,
-                { _, context, buffer, length in
+                { archive, context, buffer, length in
                     guard let context, let buffer else { return -1 }
                     let sink = Unmanaged<ArchiveSink>.fromOpaque(context).takeUnretainedValue()
-                    return sink.writeThrough(UnsafeRawBufferPointer(start: buffer, count: length))
+                    return sink.writeThrough(UnsafeRawBufferPointer(start: buffer, count: length), archive: archive)
                 }, nil, nil) == ARCHIVE_OK
         else {
             throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
@@ -123,8 +124,9 @@ extension LayerArchive {
                 throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
             }
         }
-        guard archive_write_close(archive) == ARCHIVE_OK, sink.flush(), sink.failure == 0 else {
-            throw LayerArchiveError(path: outputPath, message: archiveErrorMessage(archive))
+        guard archive_write_close(archive) == ARCHIVE_OK, sink.finish() else {
+            let message = sink.failure != 0 ? String(cString: strerror(sink.failure)) : archiveErrorMessage(archive)
+            throw LayerArchiveError(path: outputPath, message: message)
         }
         return LayerDigest(diffID: sink.hasher.finalize(), size: sink.hasher.byteCount)
     }

@@ -72,10 +72,11 @@ struct TreeWriter {
         defer { close(fd) }
         return try withCLocale { () throws(LayerArchiveError) -> LayerDigest in
             let sink = ArchiveSink(fd: fd)
+            defer { sink.finish() }
             let archive = try sink.openWriter(path: output)
             defer { archive_write_free(archive) }
-            try walk([], archive: archive, state: State())
-            guard archive_write_close(archive) == ARCHIVE_OK, sink.flush(), sink.failure == 0 else {
+            try write(into: archive, state: State())
+            guard archive_write_close(archive) == ARCHIVE_OK, sink.finish() else {
                 throw LayerArchiveError(
                     path: output,
                     message: sink.failure != 0
@@ -90,18 +91,47 @@ struct TreeWriter {
         relative.isEmpty ? Array(root.utf8) : Array(root.utf8) + [PathBytes.slash] + relative
     }
 
-    /// Writes the children of `relative` (a directory path relative to the root, empty for the root).
-    private func walk(_ relative: [UInt8], archive: OpaquePointer, state: State) throws(LayerArchiveError) {
-        for name in try Self.sortedChildren(hostPath(relative)) {
+    /// Where an entry is for system calls: a name in the directory open at `directory`, or, below
+    /// ``maximumOpenDepth``, the whole host path (with `AT_FDCWD`), so a deep tree never holds more
+    /// than that many descriptors.
+    private struct Location {
+        var directory: Int32
+        var name: [CChar]
+    }
+
+    /// How many directory levels stay open during the walk.
+    private static let maximumOpenDepth = 128
+
+    private func write(into archive: OpaquePointer, state: State) throws(LayerArchiveError) {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.failure(PathBytes.cString(Array(root.utf8)), "open directory") }
+        defer { close(fd) }
+        try walk([], directory: fd, depth: 0, archive: archive, state: state)
+    }
+
+    /// Writes the children of `relative` (a directory path relative to the root, empty for the
+    /// root), which is open at `directory` (`AT_FDCWD` when the walk is too deep to hold it open).
+    /// System calls go relative to that descriptor: one name to resolve instead of the whole path.
+    private func walk(
+        _ relative: [UInt8], directory: Int32, depth: Int, archive: OpaquePointer, state: State
+    ) throws(LayerArchiveError) {
+        let names =
+            directory == AT_FDCWD
+            ? try Self.sortedChildren(hostPath(relative))
+            : try Self.sortedChildren(directory, display: hostPath(relative))
+        for name in names {
             let path = PathBytes.join(relative, name)
             if !options.excludedPaths.isEmpty, options.excludedPaths.contains(String(decoding: path, as: UTF8.self)) {
                 continue
             }
             let host = PathBytes.cString(hostPath(path))
+            let location =
+                directory == AT_FDCWD
+                ? Location(directory: AT_FDCWD, name: host)
+                : Location(directory: directory, name: PathBytes.cString(name))
             var st = stat()
-            guard lstat(host, &st) == 0 else {
-                throw LayerArchiveError(
-                    path: PathBytes.display(hostPath(path)), message: "stat: \(String(cString: strerror(errno)))")
+            guard fstatat(location.directory, location.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw Self.failure(host, "stat")
             }
             let type = st.st_mode & Glibc.S_IFMT
             if skipWhiteouts && type == Glibc.S_IFCHR && st.st_rdev == 0 { continue }
@@ -109,12 +139,25 @@ struct TreeWriter {
                 try writeWhiteout(PathBytes.join(relative, Self.whiteoutPrefix + name), archive: archive)
                 continue
             }
-            try writeEntry(path, host: host, status: st, archive: archive, state: state)
-            if type == Glibc.S_IFDIR {
-                if overlayDiff && Self.isOpaque(host) {
+            switch type {
+            case Glibc.S_IFDIR:
+                let deeper = depth + 1 < Self.maximumOpenDepth
+                let fd = openat(
+                    location.directory, location.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw Self.failure(host, "open directory") }
+                defer { close(fd) }
+                try writeEntry(path, host: host, open: fd, status: st, archive: archive, state: state)
+                if overlayDiff && Self.isOpaque(fd: fd) {
                     try writeWhiteout(PathBytes.join(path, Self.opaqueMarker), archive: archive)
                 }
-                try walk(path, archive: archive, state: state)
+                try walk(path, directory: deeper ? fd : AT_FDCWD, depth: depth + 1, archive: archive, state: state)
+            case Glibc.S_IFREG:
+                let fd = openat(location.directory, location.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw Self.failure(host, "open") }
+                defer { close(fd) }
+                try writeEntry(path, host: host, open: fd, status: st, archive: archive, state: state)
+            default:
+                try writeEntry(path, host: host, open: nil, status: st, archive: archive, state: state)
             }
         }
     }
@@ -142,8 +185,10 @@ struct TreeWriter {
         }
     }
 
+    /// Writes one entry. `open` is the entry's descriptor for a directory or regular file (its
+    /// extended attributes and data are read through it), nil for other types (read by `host`).
     private func writeEntry(
-        _ path: [UInt8], host: [CChar], status st: stat, archive: OpaquePointer, state: State
+        _ path: [UInt8], host: [CChar], open fd: Int32?, status st: stat, archive: OpaquePointer, state: State
     ) throws(LayerArchiveError) {
         guard let entry = archive_entry_new() else { throw LayerArchiveError(path: output, message: "out of memory") }
         defer { archive_entry_free(entry) }
@@ -153,7 +198,8 @@ struct TreeWriter {
         archive_entry_set_uid(entry, Int64(st.st_uid))
         archive_entry_set_gid(entry, Int64(st.st_gid))
         setMtime(entry, st)
-        for (name, value) in try Self.xattrs(host) where !name.starts(with: Self.overlayXattrPrefix) {
+        let attributes = fd.map { Self.xattrs(fd: $0) } ?? Self.xattrs(host)
+        for (name, value) in attributes where !name.starts(with: Self.overlayXattrPrefix) {
             value.withUnsafeBytes {
                 archive_entry_xattr_add_entry(entry, PathBytes.cString(name), $0.baseAddress, $0.count)
             }
@@ -165,8 +211,8 @@ struct TreeWriter {
             isHardlink = linkToEarlier(entry, path, st, state: state)
             if !isHardlink {
                 archive_entry_set_size(entry, Int64(st.st_size))
-                if options.preserveHoles && Int64(st.st_blocks) * 512 < Int64(st.st_size) {
-                    for region in Self.dataRegions(host, size: Int64(st.st_size)) ?? [] {
+                if let fd, options.preserveHoles && Int64(st.st_blocks) * 512 < Int64(st.st_size) {
+                    for region in Self.dataRegions(fd, size: Int64(st.st_size)) ?? [] {
                         archive_entry_sparse_add_entry(entry, region.offset, region.length)
                     }
                 }
@@ -186,20 +232,18 @@ struct TreeWriter {
             return  // sockets have no tar form
         }
         try writeHeader(entry, archive: archive, name: path)
-        if type == Glibc.S_IFREG && !isHardlink && st.st_size > 0 {
-            try copyData(host, size: Int64(st.st_size), archive: archive, state: state, entry: path)
+        if let fd, type == Glibc.S_IFREG && !isHardlink && st.st_size > 0 {
+            try copyData(fd, host, size: Int64(st.st_size), archive: archive, state: state, entry: path)
         }
     }
 
     /// The data regions of a file with holes (SEEK_DATA / SEEK_HOLE), or nil when it has none or
     /// the file system cannot say. The data written for the entry is still the whole file; the
     /// archive writer leaves out the holes.
-    static func dataRegions(_ host: [CChar], size: Int64) -> [(offset: Int64, length: Int64)]? {
+    /// The file's position is left anywhere (the data is read with `pread`).
+    static func dataRegions(_ fd: Int32, size: Int64) -> [(offset: Int64, length: Int64)]? {
         let seekData: Int32 = 3  // SEEK_DATA
         let seekHole: Int32 = 4  // SEEK_HOLE
-        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var regions: [(offset: Int64, length: Int64)] = []
         var offset: Int64 = 0
         while offset < size {
@@ -246,11 +290,8 @@ struct TreeWriter {
     }
 
     private func copyData(
-        _ host: [CChar], size: Int64, archive: OpaquePointer, state: State, entry: [UInt8]
+        _ fd: Int32, _ host: [CChar], size: Int64, archive: OpaquePointer, state: State, entry: [UInt8]
     ) throws(LayerArchiveError) {
-        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw Self.failure(host, "open") }
-        defer { close(fd) }
         var remaining = size
         while remaining > 0 {
             // A task that was cancelled (berth got SIGINT or SIGTERM) stops within one block.
@@ -258,7 +299,7 @@ struct TreeWriter {
                 throw LayerArchiveError(path: output, entry: PathBytes.display(entry), message: "interrupted")
             }
             let want = Int(min(Int64(state.buffer.count), remaining))
-            let n = state.buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            let n = state.buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(size - remaining)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.failure(host, "read")
@@ -274,6 +315,17 @@ struct TreeWriter {
             }
             remaining -= Int64(n)
         }
+    }
+
+    /// The names in the directory open at `fd` (`display` names it in errors), in bytewise order.
+    static func sortedChildren(_ fd: Int32, display: [UInt8]) throws(LayerArchiveError) -> [[UInt8]] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            let message = "open directory: \(String(cString: strerror(errno)))"
+            throw LayerArchiveError(path: PathBytes.display(display), message: message)
+        }
+        defer { closedir(dir) }
+        return PathBytes.names(in: dir).sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     /// The names in `directory` (a host path), in bytewise order: the same on every machine.
@@ -292,21 +344,39 @@ struct TreeWriter {
         return n == 1 && value[0] == UInt8(ascii: "y")
     }
 
+    static func isOpaque(fd: Int32) -> Bool {
+        var value = [UInt8](repeating: 0, count: 8)
+        let n = fgetxattr(fd, "trusted.overlay.opaque", &value, value.count)
+        return n == 1 && value[0] == UInt8(ascii: "y")
+    }
+
     /// The extended attributes of `path` (not followed if a symlink), names as bytes, in
     /// bytewise order of name.
-    static func xattrs(_ path: [CChar]) throws(LayerArchiveError) -> [([UInt8], [UInt8])] {
-        let size = llistxattr(path, nil, 0)
+    static func xattrs(_ path: [CChar]) -> [([UInt8], [UInt8])] {
+        xattrs(list: { llistxattr(path, $0, $1) }, get: { lgetxattr(path, $0, $1, $2) })
+    }
+
+    /// The extended attributes of the file open at `fd`, as ``xattrs(_:)``.
+    static func xattrs(fd: Int32) -> [([UInt8], [UInt8])] {
+        xattrs(list: { flistxattr(fd, $0, $1) }, get: { fgetxattr(fd, $0, $1, $2) })
+    }
+
+    private static func xattrs(
+        list: (UnsafeMutablePointer<CChar>?, Int) -> Int,
+        get: (UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
+    ) -> [([UInt8], [UInt8])] {
+        let size = list(nil, 0)
         if size <= 0 { return [] }
         var names = [CChar](repeating: 0, count: size)
-        let got = llistxattr(path, &names, size)
+        let got = names.withUnsafeMutableBufferPointer { list($0.baseAddress, size) }
         guard got > 0 else { return [] }
         var result: [([UInt8], [UInt8])] = []
         for raw in names[0..<got].split(separator: 0) {
             let name = Array(raw) + [0]
-            let length = lgetxattr(path, name, nil, 0)
+            let length = get(name, nil, 0)
             guard length >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: length)
-            let n = lgetxattr(path, name, &value, length)
+            let n = value.withUnsafeMutableBytes { get(name, $0.baseAddress, length) }
             guard n >= 0 else { continue }
             result.append((raw.map { UInt8(bitPattern: $0) }, Array(value[0..<n])))
         }

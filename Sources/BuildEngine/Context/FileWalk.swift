@@ -33,6 +33,38 @@ enum FileWalk {
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
+    /// The entries of the directory at `hostPath`, sorted bytewise by name, each with its
+    /// `lstat` (made relative to the open directory: one name to resolve, not the whole path);
+    /// an entry that vanished meanwhile is left out.
+    static func statusesOfChildren(of hostPath: String) throws -> [(name: String, status: stat)] {
+        let fd = open(hostPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(errno)))")
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(dir)
+        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var result: [(name: String, status: stat)] = []
+        result.reserveCapacity(names.count)
+        for name in names {
+            var st = stat()
+            if fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 { result.append((name, st)) }
+        }
+        return result
+    }
+
     /// Walks `hostPath` depth-first in sorted order, calling `visit` for every entry (the base
     /// first, with an empty relative path). `include` filters by path relative to `contextBase`
     /// (the path used for .dockerignore matching) and may prune whole directories.
@@ -57,10 +89,8 @@ enum FileWalk {
     ) throws {
         try visit(entry, contextPath)
         guard entry.isDirectory else { return }
-        for name in try children(of: entry.hostPath) {
+        for (name, st) in try statusesOfChildren(of: entry.hostPath) {
             let host = entry.hostPath + "/" + name
-            var st = stat()
-            guard lstat(host, &st) == 0 else { continue }
             let rel = entry.relativePath.isEmpty ? name : entry.relativePath + "/" + name
             let ctx = contextPath.isEmpty ? name : contextPath + "/" + name
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
@@ -90,10 +120,8 @@ enum FileWalk {
         visit: (WalkEntry, String) throws -> Void
     ) throws {
         var parentVisited = false
-        for name in try children(of: entry.hostPath) {
+        for (name, st) in try statusesOfChildren(of: entry.hostPath) {
             let host = entry.hostPath + "/" + name
-            var st = stat()
-            guard lstat(host, &st) == 0 else { continue }
             let rel = entry.relativePath + "/" + name
             let ctx = contextPath + "/" + name
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR

@@ -43,24 +43,63 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
         digests.buildIndex()
     }
 
+    /// The directories a thread links between, kept open while it stays in one directory (files
+    /// come grouped by directory), so each link resolves one name instead of two whole paths.
+    /// One per thread (never shared, hence `@unchecked Sendable`); closed when dropped.
+    final class Directories: @unchecked Sendable {
+        fileprivate var relative: [UInt8]?
+        fileprivate var previous: Int32 = -1
+        fileprivate var upper: Int32 = -1
+
+        init() {}
+
+        fileprivate func close() {
+            if previous >= 0 { Glibc.close(previous) }
+            if upper >= 0 { Glibc.close(upper) }
+            previous = -1
+            upper = -1
+            relative = nil
+        }
+
+        deinit { close() }
+    }
+
     /// Links `target` (a path in the upper directory) to the previous run's file at the same
     /// path when that file is the one the copy would write: the source described by `source`
     /// (hashed as it is now), owned by `uid:gid`, with `permissions`. Returns whether it did;
-    /// when it did not, the caller copies.
-    func link(source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t) -> Bool {
+    /// when it did not, the caller copies. `directories` is the calling thread's own.
+    func link(
+        source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t, directories: Directories
+    ) -> Bool {
         guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return false }
         guard let previous, previous.placed[relative] == digest else { return false }
-        let candidate = previous.root + "/" + String(decoding: relative, as: UTF8.self)
-        var st = stat()
-        guard lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == source.st_size,
-            st.st_uid == uid, st.st_gid == gid, (st.st_mode & 0o7777) == permissions,
-            st.st_mtim.tv_sec == source.st_mtim.tv_sec, st.st_mtim.tv_nsec == source.st_mtim.tv_nsec
-        else { return false }
-        // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
-        // the caller copies.
-        guard Glibc.link(candidate, target) == 0 else { return false }
-        record(relative, digest)
-        return true
+        let slash = relative.lastIndex(of: UInt8(ascii: "/"))
+        let directory = slash.map { Array(relative[..<$0]) } ?? []
+        let name = (slash.map { Array(relative[($0 + 1)...]) } ?? relative) + [0]
+        if directories.relative != directory {
+            directories.close()
+            let suffix = directory.isEmpty ? "" : "/" + String(decoding: directory, as: UTF8.self)
+            directories.previous = open(previous.root + suffix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            directories.upper = open(upperRoot + suffix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            directories.relative = directory
+        }
+        guard directories.previous >= 0, directories.upper >= 0 else { return false }
+        return name.withUnsafeBufferPointer { raw -> Bool in
+            guard let cName = UnsafeRawPointer(raw.baseAddress)?.assumingMemoryBound(to: CChar.self) else {
+                return false
+            }
+            var st = stat()
+            guard fstatat(directories.previous, cName, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                (st.st_mode & S_IFMT) == S_IFREG, st.st_size == source.st_size,
+                st.st_uid == uid, st.st_gid == gid, (st.st_mode & 0o7777) == permissions,
+                st.st_mtim.tv_sec == source.st_mtim.tv_sec, st.st_mtim.tv_nsec == source.st_mtim.tv_nsec
+            else { return false }
+            // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
+            // the caller copies.
+            guard linkat(directories.previous, cName, directories.upper, cName, 0) == 0 else { return false }
+            record(relative, digest)
+            return true
+        }
     }
 
     /// Records a file the caller copied from the source `source` describes. `input` is the

@@ -19,6 +19,8 @@ struct FileCopier {
     /// While files are placed on several threads: set when one of them failed or saw the build
     /// cancelled (only the thread that runs the build's task sees that), so the others stop too.
     var abort: FirstFailure? = nil
+    /// The directories this copier links between (each thread placing files has its own).
+    var linkDirectories = CopyLinker.Directories()
 
     /// Copies `entry` (and, for a directory, what is under it) to `destination`, a host path
     /// already resolved inside the target root. A directory source's children land directly in
@@ -79,12 +81,14 @@ struct FileCopier {
             let end = min(start + batch, files.count)
             let share = (end - start + workers - 1) / workers
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var mine = placer
+                mine.linkDirectories = CopyLinker.Directories()
                 var index = start + worker * share
                 let stop = min(index + share, end)
                 while index < stop, !failure.happened {
                     do {
-                        try placer.checkStop()
-                        try placer.copyEntry(files[index].entry, to: files[index].target)
+                        try mine.checkStop()
+                        try mine.copyEntry(files[index].entry, to: files[index].target)
                     } catch {
                         failure.record(error)
                     }
@@ -158,7 +162,10 @@ struct FileCopier {
     }
 
     private func copyFile(_ source: String, to target: String, permissions: mode_t, status: stat) throws {
-        if let linker, linker.link(source: status, to: target, uid: uid, gid: gid, permissions: permissions) {
+        if let linker,
+            linker.link(
+                source: status, to: target, uid: uid, gid: gid, permissions: permissions, directories: linkDirectories)
+        {
             return
         }
         let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
