@@ -29,8 +29,11 @@ final class ArchiveSink: @unchecked Sendable {
     static let chunkSize = 1 << 20
     private static let chunkCount = 4
 
+    /// Chunk memory (made before the hashing thread starts, never changed while it runs) and each
+    /// handed-over chunk's length (-1: the end), in fixed memory so neither thread ever replaces
+    /// the storage the other reads.
     private var chunks: [UnsafeMutableRawPointer] = []
-    private var lengths: [Int]
+    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: ArchiveSink.chunkCount)
     /// The chunk the producer is filling (counts up; the slot is `filling % chunkCount`) and how
     /// much of it is filled.
     private var filling = 0
@@ -46,7 +49,7 @@ final class ArchiveSink: @unchecked Sendable {
 
     init(fd: Int32) {
         self.fd = fd
-        lengths = Array(repeating: 0, count: Self.chunkCount)
+        lengths.initialize(repeating: 0, count: Self.chunkCount)
         chunks.append(UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 64))
     }
 
@@ -54,6 +57,7 @@ final class ArchiveSink: @unchecked Sendable {
     /// ``finish()`` (on error paths too, e.g. in a `defer`).
     deinit {
         for chunk in chunks { chunk.deallocate() }
+        lengths.deallocate()
     }
 
     /// Opens a libarchive writer (PAX) that sends its output here unblocked (no block padding, so

@@ -1,6 +1,7 @@
 import Foundation
 import ImageStore
 import OCIImage
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -191,25 +192,28 @@ private final class HashWalker {
         }
     }
 
-    /// Lists, filters and walks the children of the directory `name` in `parentFD`.
-    private func walkDirectory(parentFD: Int32, name: [UInt8], hostPath: String, excluded: Bool = false) throws {
-        let fd = name.withUnsafeBufferPointer { n in
-            openat(parentFD, Self.cName(n), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    /// Lists, filters and walks the children of the directory `name` in `parentFD` (already
+    /// being listed and stat'ed by `scan` when the walk started that ahead of time).
+    private func walkDirectory(
+        parentFD: Int32, name: [UInt8], hostPath: String, excluded: Bool = false, scan: DirectoryScan? = nil
+    ) throws {
+        let scan = scan ?? DirectoryScan.start(parentFD: parentFD, name: name)
+        let (fd, listing, statuses) = scan.take()
+        guard fd >= 0 else {
+            throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(scan.openError)))")
         }
-        guard fd >= 0, let dir = fdopendir(fd) else {
-            let code = errno
-            if fd >= 0 { close(fd) }
-            throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(code)))")
-        }
-        defer { closedir(dir) }
-        let listing = Listing(dir)
+        defer { close(fd) }
+        // The next child directory the walk will enter, listed and stat'ed on another thread
+        // while the walk is inside this one; waited for on the way out if never entered, since
+        // it opens relative to `fd`.
+        var ahead: (index: Int, scan: DirectoryScan)?
+        defer { if let ahead { ahead.scan.abandon() } }
         let known = cache?.learned[hostPath] ?? cache?.known[hostPath]
         var cursor = StatRecords.Cursor(known)
         var records: [UInt8] = []
         records.reserveCapacity(known?.count ?? 0)
         let baseLength = relative.count
         var parentVisited = false
-        let statuses = listing.statuses(in: fd)
         for index in 0..<listing.count {
             guard let st = statuses[index] else { continue }
             let childName = listing.name(index)
@@ -231,12 +235,22 @@ private final class HashWalker {
                 parentVisited = true
             }
             let childHost = { hostPath + "/" + String(decoding: childName, as: UTF8.self) }
+            var childScan: DirectoryScan?
+            if isDirectory && (decision == .include || decision == .skipEntryOnly) {
+                if let current = ahead, current.index == index {
+                    childScan = current.scan
+                    ahead = nil
+                }
+                if let next = nextDirectory(after: index, listing, statuses, baseLength: baseLength) {
+                    ahead = (next, DirectoryScan.start(parentFD: fd, name: listing.name(next), inBackground: true))
+                }
+            }
             switch decision {
             case .include:
                 if isDirectory {
                     let host = childHost()
                     try visit(dirFD: fd, name: childName, status: st, hostPath: host)
-                    try walkDirectory(parentFD: fd, name: childName, hostPath: host)
+                    try walkDirectory(parentFD: fd, name: childName, hostPath: host, scan: childScan)
                 } else {
                     let digest = try visit(
                         dirFD: fd, name: childName, status: st, hostPath: childHost(),
@@ -251,7 +265,8 @@ private final class HashWalker {
                     }
                 }
             case .skipEntryOnly where isDirectory:
-                try walkDirectory(parentFD: fd, name: childName, hostPath: childHost(), excluded: true)
+                try walkDirectory(
+                    parentFD: fd, name: childName, hostPath: childHost(), excluded: true, scan: childScan)
             default:
                 break
             }
@@ -261,6 +276,27 @@ private final class HashWalker {
         if let cache, records != (known ?? []) {
             cache.learned[hostPath] = records
         }
+    }
+
+    /// The index of the first child after `index` that the walk will enter (a directory not
+    /// excluded with everything under it), or nil. `relative` holds the child at `index`;
+    /// `baseLength` is the parent's length in it.
+    private func nextDirectory(after index: Int, _ listing: Listing, _ statuses: [stat?], baseLength: Int) -> Int? {
+        var next = index + 1
+        while next < listing.count {
+            if let st = statuses[next], (st.st_mode & S_IFMT) == S_IFDIR {
+                guard let decide else { return next }
+                let saved = relative
+                relative.removeSubrange(baseLength...)
+                if !relative.isEmpty { relative.append(UInt8(ascii: "/")) }
+                relative += listing.name(next)
+                let decision = decide(contextPath(), true)
+                relative = saved
+                return decision == .skipTree ? nil : next
+            }
+            next += 1
+        }
+        return nil
     }
 
     /// Visits an excluded directory that turned out to hold a re-included entry (its stat is
@@ -433,11 +469,118 @@ private final class HashWalker {
         }
     }
 
+    /// One directory opened, listed and `lstat`ed entry by entry: the system calls are most of
+    /// an unchanged rebuild's time. The stats go in chunks that any thread may take: a helper
+    /// thread starts on them (for the next directory the walk will enter, before the walk gets
+    /// there: it also opens and lists it), and the walk takes what is left when it arrives, so
+    /// the second core works while the walk hashes and compares the previous directory.
+    fileprivate final class DirectoryScan: @unchecked Sendable {
+        /// Set once listed (before `listed` is signalled), then only read.
+        private(set) var fd: Int32 = -1
+        private(set) var openError: Int32 = 0
+        private(set) var listing = Listing()
+        private var results: UnsafeMutableBufferPointer<stat> = .init(start: nil, count: 0)
+        private var present: UnsafeMutableBufferPointer<Bool> = .init(start: nil, count: 0)
+        private var chunks = 0
+        private static let chunkSize = 64
+        private let nextChunk = Atomic<Int>(0)
+        private let doneChunks = Atomic<Int>(0)
+        private let listed = DispatchSemaphore(value: 0)
+        private let finished = DispatchSemaphore(value: 0)
+
+        private init() {}
+
+        /// Starts scanning `name` in `parentFD`: on a helper thread from the start when
+        /// `inBackground`, else listed here and (for a big directory) stat'ed by a helper too.
+        static func start(parentFD: Int32, name: [UInt8], inBackground: Bool = false) -> DirectoryScan {
+            let scan = DirectoryScan()
+            if inBackground {
+                DispatchQueue.global().async {
+                    scan.list(parentFD: parentFD, name: name)
+                    scan.work()
+                }
+            } else {
+                scan.list(parentFD: parentFD, name: name)
+                if scan.chunks > 1 { DispatchQueue.global().async { scan.work() } }
+            }
+            return scan
+        }
+
+        deinit {
+            results.deallocate()
+            present.deallocate()
+        }
+
+        private func list(parentFD: Int32, name: [UInt8]) {
+            defer { listed.signal() }
+            let opened = name.withUnsafeBufferPointer { n in
+                openat(parentFD, HashWalker.cName(n), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            guard opened >= 0 else {
+                openError = errno
+                return
+            }
+            let copy = dup(opened)
+            guard copy >= 0, let dir = fdopendir(copy) else {
+                openError = errno
+                if copy >= 0 { close(copy) }
+                close(opened)
+                return
+            }
+            listing = Listing(dir)
+            closedir(dir)
+            results = .allocate(capacity: listing.count)
+            present = .allocate(capacity: listing.count)
+            present.initialize(repeating: false)
+            chunks = (listing.count + Self.chunkSize - 1) / Self.chunkSize
+            fd = opened
+        }
+
+        /// Stats chunks until none is left to take.
+        private func work() {
+            while true {
+                let chunk = nextChunk.add(1, ordering: .relaxed).oldValue
+                guard chunk < chunks else { return }
+                let end = min((chunk + 1) * Self.chunkSize, listing.count)
+                for index in (chunk * Self.chunkSize)..<end {
+                    var st = stat()
+                    if listing.withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 {
+                        results[index] = st
+                        present[index] = true
+                    }
+                }
+                if doneChunks.add(1, ordering: .acquiringAndReleasing).newValue == chunks { finished.signal() }
+            }
+        }
+
+        /// Waits for the listing, stats what no thread has taken yet, waits for the rest: the
+        /// directory's descriptor (-1 when it could not be opened: ``openError``), its names and
+        /// their stats (nil for an entry that vanished). The caller closes the descriptor.
+        func take() -> (fd: Int32, listing: Listing, statuses: [stat?]) {
+            listed.wait()
+            guard fd >= 0 else { return (-1, listing, []) }
+            work()
+            if chunks > 0 { finished.wait() }
+            var statuses: [stat?] = Array(repeating: nil, count: listing.count)
+            for index in 0..<listing.count where present[index] { statuses[index] = results[index] }
+            return (fd, listing, statuses)
+        }
+
+        /// For a scan the walk never took (it ended early): finishes it, so no helper still uses
+        /// the parent's descriptor or this one, and closes this one.
+        func abandon() {
+            let (fd, _, _) = take()
+            if fd >= 0 { close(fd) }
+        }
+    }
+
     /// One directory's entry names (without `.` and `..`), sorted bytewise, in one buffer.
-    private struct Listing {
+    fileprivate struct Listing {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
         var count: Int { ranges.count }
+
+        init() {}
 
         init(_ dir: OpaquePointer) {
             while let entry = readdir(dir) {
@@ -463,26 +606,6 @@ private final class HashWalker {
         }
 
         func name(_ index: Int) -> [UInt8] { Array(bytes[ranges[index]]) }
-
-        /// Every entry's lstat (nil when it vanished), taken in two halves on two threads for a
-        /// big directory: the system calls are most of an unchanged rebuild's time.
-        func statuses(in fd: Int32) -> [stat?] {
-            var results: [stat?] = Array(repeating: nil, count: count)
-            let parts = count >= 128 ? 2 : 1
-            let half = (count + 1) / 2
-            results.withUnsafeMutableBufferPointer { output in
-                // Each thread writes its own half of the buffer.
-                nonisolated(unsafe) let out = output
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    let range = parts == 1 ? 0..<count : (part == 0 ? 0..<half : half..<count)
-                    for index in range {
-                        var st = stat()
-                        if withCName(index, { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 { out[index] = st }
-                    }
-                }
-            }
-            return results
-        }
 
         /// Calls `body` with entry `index`'s name as a C string (it is NUL-terminated in place).
         func withCName<R>(_ index: Int, _ body: (UnsafePointer<CChar>) -> R) -> R {
