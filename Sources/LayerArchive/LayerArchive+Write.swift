@@ -58,6 +58,15 @@ struct TreeWriter {
     private final class State {
         var links: [FileID: [UInt8]] = [:]  // → the first path written for that file
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        /// Started when a read found its data evicted (see ``TreeReadahead``).
+        var readahead: TreeReadahead?
+        /// The directory being written (its descriptor, sorted names, the entry's index), so
+        /// read-ahead can start with the rest of it.
+        var position: (directory: Int32, names: [[UInt8]], index: Int)?
+        /// Cleared when the kernel cannot tell whether a read would wait (no RWF_NOWAIT).
+        var probeCache = true
+
+        deinit { readahead?.stop() }
     }
 
     private static let whiteoutPrefix = Array(".wh.".utf8)
@@ -119,7 +128,9 @@ struct TreeWriter {
             directory == AT_FDCWD
             ? try Self.sortedChildren(hostPath(relative))
             : try Self.sortedChildren(directory, display: hostPath(relative))
-        for name in names {
+        if directory != AT_FDCWD { state.readahead?.follow(directory: directory, names: names) }
+        for (index, name) in names.enumerated() {
+            state.position = directory == AT_FDCWD ? nil : (directory, names, index)
             let path = PathBytes.join(relative, name)
             if !options.excludedPaths.isEmpty, options.excludedPaths.contains(String(decoding: path, as: UTF8.self)) {
                 continue
@@ -299,7 +310,19 @@ struct TreeWriter {
                 throw LayerArchiveError(path: output, entry: PathBytes.display(entry), message: "interrupted")
             }
             let want = Int(min(Int64(state.buffer.count), remaining))
-            let n = state.buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(size - remaining)) }
+            let offset = size - remaining
+            let n = state.buffer.withUnsafeMutableBytes { buffer -> Int in
+                if state.readahead == nil && state.probeCache {
+                    let cached = berth_pread_cached(fd, buffer.baseAddress, UInt(want), offset)
+                    if cached == want || (cached > 0 && Int64(cached) == remaining) { return cached }
+                    if cached < 0 && errno != EAGAIN {
+                        state.probeCache = false  // no RWF_NOWAIT here: plain reads from now on
+                    } else {
+                        startReadahead(state)
+                    }
+                }
+                return pread(fd, buffer.baseAddress, want, off_t(offset))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.failure(host, "read")
@@ -314,6 +337,16 @@ struct TreeWriter {
                     message: archiveErrorMessage(archive))
             }
             remaining -= Int64(n)
+        }
+    }
+
+    /// Starts reading ahead: the rest of the directory being written now, then each directory
+    /// the walk enters.
+    private func startReadahead(_ state: State) {
+        let readahead = TreeReadahead()
+        state.readahead = readahead
+        if let position = state.position {
+            readahead.follow(directory: position.directory, names: position.names[(position.index + 1)...])
         }
     }
 

@@ -47,6 +47,28 @@ import Testing
                 == FileManager.default.contents(atPath: source + "/d2/f30"))
     }
 
+    @Test func evictedFilesAreReadAheadAndGiveTheSameBytes() throws {
+        let scratch = try LayerArchiveTests.Scratch()
+        let source = scratch.base + "/source"
+        try makeLargeTree(source)
+        let warm = try LayerArchive.writeTree(directory: source, to: scratch.base + "/warm.tar")
+        // Written out and dropped from the page cache: the writer's first read finds nothing
+        // cached and starts reading ahead for the rest of the tree.
+        sync()
+        for directory in 0..<3 {
+            for file in 0..<40 {
+                let fd = open(source + "/d\(directory)/f\(file)", O_RDONLY)
+                #expect(fd >= 0)
+                #expect(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+                close(fd)
+            }
+        }
+        let tarPath = scratch.base + "/cold.tar"
+        let cold = try LayerArchive.writeTree(directory: source, to: tarPath)
+        #expect(cold == warm)
+        #expect(cold.diffID == Digest.sha256(of: try Data(contentsOf: URL(fileURLWithPath: tarPath))))
+    }
+
     @Test func aFailedWriteIsAnErrorNamingTheCause() throws {
         let scratch = try LayerArchiveTests.Scratch()
         let source = scratch.base + "/source"
