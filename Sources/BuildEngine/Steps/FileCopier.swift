@@ -35,67 +35,130 @@ struct FileCopier {
     /// looking inside through the overlay again.
     ///
     /// Directories, links and nodes are made as the walk meets them; regular files (most of the
-    /// work) afterwards, on several threads, each thread on its own run of files (mostly its own
-    /// directories).
+    /// work) in batches of consecutive files (mostly of one directory) on helper threads while the
+    /// walk goes on, and on the walk's thread too once it is over.
     func copy(_ source: SelectedSource, to destination: String, upperEquivalent: String? = nil) throws {
         var directories: [(target: String, status: stat)] = []
-        var files: [(entry: WalkEntry, target: String)] = []
+        var batch: [(entry: WalkEntry, target: String)] = []
         var base = destination
-        try FileWalk.walk(
-            hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
-        ) { entry, _ in
-            let target = entry.relativePath.isEmpty ? destination : base + "/" + entry.relativePath
-            try Task.checkCancellation()
-            if entry.isRegular && !entry.relativePath.isEmpty {
-                files.append((entry, target))
-                return
-            }
-            try copyEntry(entry, to: target)
-            if entry.relativePath.isEmpty, entry.isDirectory, let upperEquivalent, Self.isDirectory(upperEquivalent) {
-                base = upperEquivalent
-                directories.append((upperEquivalent, entry.status))
-            } else if entry.isDirectory {
-                directories.append((target, entry.status))
-            }
-        }
-        try placeFiles(files)
-        // Directory mtimes change as children are added: set them once everything is in place.
-        for (target, status) in directories {
-            setTimes(target, status, followLinks: true)
-        }
-    }
-
-    /// Copies (or links) regular files whose directories exist, in batches; between batches an
-    /// interrupted build stops.
-    private func placeFiles(_ files: [(entry: WalkEntry, target: String)]) throws {
-        let workers = files.count < 256 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 4)
-        let batch = 4096
         let failure = FirstFailure()
         let placer = {
             var copier = self
             copier.abort = failure
             return copier
         }()
-        for start in stride(from: 0, to: files.count, by: batch) {
-            try Task.checkCancellation()
-            let end = min(start + batch, files.count)
-            let share = (end - start + workers - 1) / workers
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var mine = placer
-                mine.linkDirectories = CopyLinker.Directories()
-                var index = start + worker * share
-                let stop = min(index + share, end)
-                while index < stop, !failure.happened {
-                    do {
-                        try mine.checkStop()
-                        try mine.copyEntry(files[index].entry, to: files[index].target)
-                    } catch {
-                        failure.record(error)
+        // Files are placed while the walk goes on: full batches go to a helper thread, and the
+        // walk's own thread takes the ones left when it is done.
+        let batches = FileBatches()
+        defer { batches.finish(placer) }
+        do {
+            try FileWalk.walk(
+                hostPath: source.hostPath, contextPath: source.contextPath, include: sourceRoot.decision(for: source)
+            ) { entry, _ in
+                let target = entry.relativePath.isEmpty ? destination : base + "/" + entry.relativePath
+                try Task.checkCancellation()
+                if let error = failure.error { throw error }
+                if entry.isRegular && !entry.relativePath.isEmpty {
+                    batch.append((entry, target))
+                    if batch.count == FileBatches.size {
+                        batches.submit(batch, placer: placer)
+                        batch.removeAll(keepingCapacity: true)
                     }
-                    index += 1
+                    return
+                }
+                try copyEntry(entry, to: target)
+                if entry.relativePath.isEmpty, entry.isDirectory, let upperEquivalent, Self.isDirectory(upperEquivalent)
+                {
+                    base = upperEquivalent
+                    directories.append((upperEquivalent, entry.status))
+                } else if entry.isDirectory {
+                    directories.append((target, entry.status))
                 }
             }
-            if let error = failure.error { throw error }
+        } catch {
+            failure.record(error)  // the helpers stop too
+            throw error
+        }
+        if !batch.isEmpty { batches.submit(batch, placer: placer, start: false) }
+        batches.finish(placer)
+        try Task.checkCancellation()
+        if let error = failure.error { throw error }
+        // Directory mtimes change as children are added: set them once everything is in place.
+        for (target, status) in directories {
+            setTimes(target, status, followLinks: true)
+        }
+    }
+
+    /// Regular files waiting to be copied (or linked) into directories that already exist, in
+    /// batches that helper threads (one fewer than the cores, up to three) and, once the walk is
+    /// over, the walk's thread take in turn. A failure or a cancellation seen by any of them
+    /// stops all (``FirstFailure``).
+    private final class FileBatches: @unchecked Sendable {  // the condition guards every field
+        static let size = 512
+        private static let helpers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4) - 1)
+        private let condition = NSCondition()
+        private var queue: [[(entry: WalkEntry, target: String)]] = []
+        private var started = 0
+        private var running = 0
+        private var closed = false
+
+        /// Queues `batch`, starting another helper while there are fewer than ``helpers`` and
+        /// more batches than helpers (unless `start` is false: the last, partial batch).
+        func submit(_ batch: [(entry: WalkEntry, target: String)], placer: FileCopier, start: Bool = true) {
+            let startHelper = condition.withLock { () -> Bool in
+                queue.append(batch)
+                condition.signal()
+                guard start, started < Self.helpers, queue.count > running else { return false }
+                started += 1
+                running += 1
+                return true
+            }
+            if startHelper {
+                let thread = Thread { [self] in
+                    place(placer)
+                    condition.withLock {
+                        running -= 1
+                        condition.broadcast()
+                    }
+                }
+                thread.name = "copy-files"
+                thread.start()
+            }
+        }
+
+        /// Takes the remaining batches on this thread and waits for the helpers to end. Calling
+        /// it again does nothing more.
+        func finish(_ placer: FileCopier) {
+            condition.withLock {
+                closed = true
+                condition.broadcast()
+            }
+            place(placer)
+            condition.withLock {
+                while running > 0 { condition.wait() }
+            }
+        }
+
+        /// Places batches until the queue is empty and closed (or a failure stops the copy).
+        private func place(_ placer: FileCopier) {
+            var mine = placer
+            mine.linkDirectories = CopyLinker.Directories()
+            while true {
+                let next = condition.withLock { () -> [(entry: WalkEntry, target: String)]? in
+                    while queue.isEmpty && !closed { condition.wait() }
+                    return queue.isEmpty ? nil : queue.removeFirst()
+                }
+                guard let batch = next else { return }
+                for file in batch {
+                    if mine.abort?.happened ?? false { break }
+                    do {
+                        try mine.checkStop()
+                        try mine.copyEntry(file.entry, to: file.target)
+                    } catch {
+                        mine.abort?.record(error)
+                    }
+                }
+            }
         }
     }
 
