@@ -20,11 +20,22 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     static let manifestName = "copied"
     private static let magic = Array("berth-copied 1\n".utf8)
 
-    /// What an earlier COPY placed: the snapshot's upper directory, and path (relative to it)
-    /// → the file's raw SHA-256.
+    /// What an earlier COPY placed: the snapshot's upper directory and its manifest.
     struct Previous {
         var root: String
-        var placed: [[UInt8]: [UInt8]]
+        var placed: Manifest
+    }
+
+    /// A manifest as read: its bytes, and each path (relative to the upper directory) → where
+    /// the file's raw SHA-256 starts in them (keys are slices of the same bytes: no copy each).
+    struct Manifest {
+        let bytes: [UInt8]
+        let digestOffsets: [ArraySlice<UInt8>: Int]
+
+        /// The raw SHA-256 recorded for `path`, if any.
+        func digest(of path: [UInt8]) -> ArraySlice<UInt8>? {
+            digestOffsets[path[...]].map { bytes[$0..<($0 + 32)] }
+        }
     }
 
     /// The upper directory being written (only paths below it are linked or recorded).
@@ -72,7 +83,7 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
         source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t, directories: Directories
     ) -> Bool {
         guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return false }
-        guard let previous, previous.placed[relative] == digest else { return false }
+        guard let previous, previous.placed.digest(of: relative)?.elementsEqual(digest) == true else { return false }
         let slash = relative.lastIndex(of: UInt8(ascii: "/"))
         let directory = slash.map { Array(relative[..<$0]) } ?? []
         let name = (slash.map { Array(relative[($0 + 1)...]) } ?? relative) + [0]
@@ -125,21 +136,22 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
 
     /// Reads the manifest of the snapshot directory `directory`; nil when it has none or it is
     /// not one this version wrote (the copy then simply copies).
-    static func readManifest(in directory: String) -> [[UInt8]: [UInt8]]? {
+    static func readManifest(in directory: String) -> Manifest? {
         guard let data = FileManager.default.contents(atPath: directory + "/" + manifestName) else { return nil }
         let bytes = [UInt8](data)
         guard bytes.starts(with: magic) else { return nil }
-        var placed: [[UInt8]: [UInt8]] = [:]
+        var offsets: [ArraySlice<UInt8>: Int] = [:]
+        offsets.reserveCapacity(bytes.count / 64)
         var offset = magic.count
         while offset < bytes.count {
             guard offset + 2 <= bytes.count else { return nil }
             let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
             let pathEnd = offset + 2 + length
             guard pathEnd + 32 <= bytes.count else { return nil }
-            placed[Array(bytes[(offset + 2)..<pathEnd])] = Array(bytes[pathEnd..<(pathEnd + 32)])
+            offsets[bytes[(offset + 2)..<pathEnd]] = pathEnd
             offset = pathEnd + 32
         }
-        return placed
+        return Manifest(bytes: bytes, digestOffsets: offsets)
     }
 
     /// `target` below the upper directory, as bytes; nil outside it or too long for a record.
