@@ -65,6 +65,8 @@ struct TreeWriter {
         var position: (directory: Int32, names: [[UInt8]], index: Int)?
         /// Cleared when the kernel cannot tell whether a read would wait (no RWF_NOWAIT).
         var probeCache = true
+        /// Which of the last files read missed the page cache (read-ahead starts when many did).
+        var misses = CacheMisses()
 
         deinit { readahead?.stop() }
     }
@@ -304,6 +306,10 @@ struct TreeWriter {
         _ fd: Int32, _ host: [CChar], size: Int64, archive: OpaquePointer, state: State, entry: [UInt8]
     ) throws(LayerArchiveError) {
         var remaining = size
+        var missed = false
+        defer {
+            if state.misses.record(missed: missed) && state.readahead == nil { startReadahead(state) }
+        }
         while remaining > 0 {
             // A task that was cancelled (berth got SIGINT or SIGTERM) stops within one block.
             if Task.isCancelled {
@@ -318,7 +324,7 @@ struct TreeWriter {
                     if cached < 0 && errno != EAGAIN {
                         state.probeCache = false  // no RWF_NOWAIT here: plain reads from now on
                     } else {
-                        startReadahead(state)
+                        missed = true
                     }
                 }
                 return pread(fd, buffer.baseAddress, want, off_t(offset))

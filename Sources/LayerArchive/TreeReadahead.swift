@@ -11,7 +11,8 @@ import Foundation
 /// turn: 2,000 evicted 11 KB files cost half a second. Told which directories come next, this
 /// thread asks the kernel to read their regular files in (`POSIX_FADV_WILLNEED` starts the I/O
 /// without waiting for it), so many reads are in flight at once and the writer mostly finds its
-/// data cached. It starts only after a read found data missing, so a tree in memory costs nothing.
+/// data cached. It starts only once many reads found data missing (see ``CacheMisses``), so a
+/// tree in memory, or one with a page evicted here and there, costs nothing.
 final class TreeReadahead: @unchecked Sendable {  // the condition guards the queue and the flag
     private let condition = NSCondition()
     /// Directories to read ahead, each as a duplicated descriptor and the names in it.
@@ -81,5 +82,22 @@ final class TreeReadahead: @unchecked Sendable {  // the condition guards the qu
         defer { close(fd) }
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED)
+    }
+}
+
+/// Which of the layer writer's last 64 files missed the page cache.
+///
+/// Reading ahead costs five system calls per file; a miss costs one disk read waited for. Pages
+/// evicted here and there (memory reclaim picks pages, not files) make a miss rare, and reading
+/// the whole tree ahead for them costs more than it saves; a tree evicted whole misses at every
+/// file. Read-ahead pays off when a quarter of the recent files missed.
+struct CacheMisses: Sendable, Equatable {
+    static let threshold = 16
+    private var recent: UInt64 = 0
+
+    /// Records whether the next file missed; true when reading ahead pays off.
+    mutating func record(missed: Bool) -> Bool {
+        recent = recent << 1 | (missed ? 1 : 0)
+        return recent.nonzeroBitCount >= Self.threshold
     }
 }

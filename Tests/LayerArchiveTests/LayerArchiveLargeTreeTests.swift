@@ -52,8 +52,8 @@ import Testing
         let source = scratch.base + "/source"
         try makeLargeTree(source)
         let warm = try LayerArchive.writeTree(directory: source, to: scratch.base + "/warm.tar")
-        // Written out and dropped from the page cache: the writer's first read finds nothing
-        // cached and starts reading ahead for the rest of the tree.
+        // Written out and dropped from the page cache: the writer's reads find nothing cached
+        // and, after a quarter of 64 files missed, it starts reading ahead for the rest of the tree.
         sync()
         for directory in 0..<3 {
             for file in 0..<40 {
@@ -67,6 +67,26 @@ import Testing
         let cold = try LayerArchive.writeTree(directory: source, to: tarPath)
         #expect(cold == warm)
         #expect(cold.diffID == Digest.sha256(of: try Data(contentsOf: URL(fileURLWithPath: tarPath))))
+    }
+
+    @Test func readAheadStartsOnlyWhenManyRecentFilesMissed() {
+        // A page evicted here and there: one miss in ten files never adds up to a quarter.
+        var sparse = CacheMisses()
+        var started = 0
+        for file in 0..<5_000 where sparse.record(missed: file % 10 == 0) { started += 1 }
+        #expect(started == 0)
+        // A tree evicted whole: the sixteenth miss in a row starts it.
+        var cold = CacheMisses()
+        for _ in 0..<15 where cold.record(missed: true) { started += 1 }
+        #expect(started == 0)
+        let sixteenth = cold.record(missed: true)
+        #expect(sixteenth)
+        // Misses older than the last 64 files no longer count.
+        var old = CacheMisses()
+        for _ in 0..<15 { _ = old.record(missed: true) }
+        for _ in 0..<64 { _ = old.record(missed: false) }
+        let afterOldMisses = old.record(missed: true)
+        #expect(!afterOldMisses)
     }
 
     @Test func aFailedWriteIsAnErrorNamingTheCause() throws {

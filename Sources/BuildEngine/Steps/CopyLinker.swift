@@ -13,12 +13,13 @@ import ImageStore
 /// the one a copy would give (a tar records no link counts, and the writer only makes hardlink
 /// entries for names of one inode inside the same layer).
 ///
-/// Every file the copy writes into the upper directory is recorded with its digest in a
-/// manifest (``manifestName`` in the snapshot's directory), which the next run reads.
+/// Every file the copy writes into the upper directory is recorded with its digest and how it
+/// was placed (size, mtime, owner, permissions) in a manifest (``manifestName`` in the snapshot's
+/// directory), which the next run reads: deciding to link costs no system call but the link.
 final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     /// The file in a snapshot's directory (beside `fs/`) listing what a COPY placed.
     static let manifestName = "copied"
-    private static let magic = Array("berth-copied 1\n".utf8)
+    private static let magic = Array("berth-copied 2\n".utf8)
 
     /// What an earlier COPY placed: the snapshot's upper directory and its manifest.
     struct Previous {
@@ -27,14 +28,36 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     }
 
     /// A manifest as read: its bytes, and each path (relative to the upper directory) → where
-    /// the file's raw SHA-256 starts in them (keys are slices of the same bytes: no copy each).
+    /// the file's record (raw SHA-256, then ``Placed``) starts in them (keys are slices of the
+    /// same bytes: no copy each).
     struct Manifest {
         let bytes: [UInt8]
         let digestOffsets: [ArraySlice<UInt8>: Int]
 
-        /// The raw SHA-256 recorded for `path`, if any.
-        func digest(of path: [UInt8]) -> ArraySlice<UInt8>? {
-            digestOffsets[path[...]].map { bytes[$0..<($0 + 32)] }
+        /// The raw SHA-256 and placement recorded for `path`, if any.
+        func record(of path: [UInt8]) -> (digest: ArraySlice<UInt8>, placed: ArraySlice<UInt8>)? {
+            digestOffsets[path[...]].map { (bytes[$0..<($0 + 32)], bytes[($0 + 32)..<($0 + 32 + Placed.size)]) }
+        }
+    }
+
+    /// How a file was placed, as the manifest records it: what a link must match.
+    struct Placed: Equatable {
+        static let size = 32
+        var bytes: [UInt8]
+
+        init(source: stat, uid: uid_t, gid: gid_t, permissions: mode_t) {
+            bytes = []
+            bytes.reserveCapacity(Self.size)
+            Self.append(UInt64(bitPattern: Int64(source.st_size)), 8, to: &bytes)
+            Self.append(UInt64(bitPattern: Int64(source.st_mtim.tv_sec)), 8, to: &bytes)
+            Self.append(UInt64(source.st_mtim.tv_nsec), 4, to: &bytes)
+            Self.append(UInt64(uid), 4, to: &bytes)
+            Self.append(UInt64(gid), 4, to: &bytes)
+            Self.append(UInt64(permissions), 4, to: &bytes)
+        }
+
+        private static func append(_ value: UInt64, _ count: Int, to bytes: inout [UInt8]) {
+            for index in 0..<count { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
         }
     }
 
@@ -76,14 +99,18 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     }
 
     /// Links `target` (a path in the upper directory) to the previous run's file at the same
-    /// path when that file is the one the copy would write: the source described by `source`
-    /// (hashed as it is now), owned by `uid:gid`, with `permissions`. Returns whether it did;
+    /// path when the manifest says that file is the one the copy would write: the source
+    /// described by `source` (hashed as it is now), owned by `uid:gid`, with `permissions`.
+    /// Returns whether it did;
     /// when it did not, the caller copies. `directories` is the calling thread's own.
     func link(
         source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t, directories: Directories
     ) -> Bool {
-        guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return false }
-        guard let previous, previous.placed.digest(of: relative)?.elementsEqual(digest) == true else { return false }
+        guard let relative = relativePath(target), let digest = digests.digest(of: source),
+            let previous, let earlier = previous.placed.record(of: relative), earlier.digest.elementsEqual(digest)
+        else { return false }
+        let placed = Placed(source: source, uid: uid, gid: gid, permissions: permissions)
+        guard earlier.placed.elementsEqual(placed.bytes) else { return false }
         let slash = relative.lastIndex(of: UInt8(ascii: "/"))
         let directory = slash.map { Array(relative[..<$0]) } ?? []
         let name = (slash.map { Array(relative[($0 + 1)...]) } ?? relative) + [0]
@@ -99,28 +126,23 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
             guard let cName = UnsafeRawPointer(raw.baseAddress)?.assumingMemoryBound(to: CChar.self) else {
                 return false
             }
-            var st = stat()
-            guard fstatat(directories.previous, cName, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                (st.st_mode & S_IFMT) == S_IFREG, st.st_size == source.st_size,
-                st.st_uid == uid, st.st_gid == gid, (st.st_mode & 0o7777) == permissions,
-                st.st_mtim.tv_sec == source.st_mtim.tv_sec, st.st_mtim.tv_nsec == source.st_mtim.tv_nsec
-            else { return false }
             // EMLINK (an inode shared by very many snapshots), a removed snapshot, anything else:
             // the caller copies.
             guard linkat(directories.previous, cName, directories.upper, cName, 0) == 0 else { return false }
-            record(relative, digest)
+            record(relative, digest, placed)
             return true
         }
     }
 
-    /// Records a file the caller copied from the source `source` describes. `input` is the
-    /// descriptor it read: the file is recorded only if it still has the identity it had when it
-    /// was hashed (nothing wrote to it in between), so the manifest never claims bytes it lacks.
-    func copied(source: stat, input: Int32, to target: String) {
+    /// Records a file the caller copied from the source `source` describes, owned by `uid:gid`
+    /// with `permissions`. `input` is the descriptor it read: the file is recorded only if it
+    /// still has the identity it had when it was hashed (nothing wrote to it in between), so the
+    /// manifest never claims bytes it lacks.
+    func copied(source: stat, input: Int32, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t) {
         guard let relative = relativePath(target), let digest = digests.digest(of: source) else { return }
         var now = stat()
         guard fstat(input, &now) == 0, ContentHash.DigestIndex.FileKey(now) == .init(source) else { return }
-        record(relative, digest)
+        record(relative, digest, Placed(source: source, uid: uid, gid: gid, permissions: permissions))
     }
 
     /// Writes the manifest into `directory` (the active snapshot's directory).
@@ -147,9 +169,9 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
             guard offset + 2 <= bytes.count else { return nil }
             let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
             let pathEnd = offset + 2 + length
-            guard pathEnd + 32 <= bytes.count else { return nil }
+            guard pathEnd + 32 + Placed.size <= bytes.count else { return nil }
             offsets[bytes[(offset + 2)..<pathEnd]] = pathEnd
-            offset = pathEnd + 32
+            offset = pathEnd + 32 + Placed.size
         }
         return Manifest(bytes: bytes, digestOffsets: offsets)
     }
@@ -162,12 +184,13 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
         return relative
     }
 
-    private func record(_ relative: [UInt8], _ digest: [UInt8]) {
+    private func record(_ relative: [UInt8], _ digest: [UInt8], _ placed: Placed) {
         lock.withLock {
             manifest.append(UInt8(relative.count & 0xff))
             manifest.append(UInt8(relative.count >> 8))
             manifest += relative
             manifest += digest.prefix(32)
+            manifest += placed.bytes
         }
     }
 }

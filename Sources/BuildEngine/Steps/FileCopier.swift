@@ -263,7 +263,7 @@ struct FileCopier {
         guard fchmod(output, permissions) == 0 else { throw failure("chmod", target) }
         var times = [status.st_atim, status.st_mtim]
         futimens(output, &times)
-        linker?.copied(source: status, input: input, to: target)
+        linker?.copied(source: status, input: input, to: target, uid: uid, gid: gid, permissions: permissions)
     }
 
     private func copyByReading(_ input: Int32, _ output: Int32, _ target: String) throws {
