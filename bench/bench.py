@@ -246,12 +246,13 @@ def settle(ctx):
                     pass
 
 
-def build_cases(results, workload, ctx, tools, reps, change=None, settle_cold=False):
+def build_cases(results, workload, ctx, tools, reps, change=None, settle_cold=False, cold_reps=None):
     """cold (each tool's store emptied first; with `settle_cold`, all of them, then one settle
-    before the builds), no-op rebuild, and one-file change when `change` is given."""
+    before the builds; `cold_reps` times when given), no-op rebuild, and one-file change when
+    `change` is given."""
     if settle_cold:
         samples = {t.name: [] for t in tools}
-        for _ in range(reps):
+        for _ in range(cold_reps or reps):
             for t in tools:
                 t.fresh()
             settle(ctx)
@@ -514,7 +515,7 @@ def report(results, tools, reps):
              cgroup_facts(),
              filesystem_facts(tempfile.gettempdir()),
              *filter(None, [memory_facts()]),
-             f"- repetitions: {reps} per case (at least 20 for R)", "",
+             f"- repetitions: {reps} per case (L cold: {max(2, reps // 2)}, each after a 65 s settle; R: at least 20)", "",
              "## Tools", ""]
     for t in tools:
         lines.append(f"- {t.name}: {t.version}" if t.available else f"- {t.name}: skipped ({t.why})")
@@ -579,7 +580,8 @@ def main():
             def change_large():
                 counter[0] += 1
                 write(os.path.join(ctx, "tree", "d00", "f00000.bin"), f"changed {RUN_ID} {counter[0]}\n".encode())
-            build_cases(results, "L", ctx, builders, max(2, a.reps // 2), change_large, settle_cold=True)
+            build_cases(results, "L", ctx, builders, a.reps, change_large, settle_cold=True,
+                        cold_reps=max(2, a.reps // 2))
         if "M" in only:
             ctx = gen_multistage()
 
