@@ -19,6 +19,7 @@ installed or not running is skipped, and the harness says so. docs/benchmarks.md
 in docs/bench/ are rewritten at the end.
 """
 import argparse
+import csv
 import glob
 import json
 import os
@@ -38,6 +39,11 @@ BERTH = os.environ.get("BERTH", os.path.join(ROOT, ".build", "release", "berth")
 # Makes every one-file change of this run new to every tool's cache (a content an earlier run
 # wrote would be a cache hit, not a rebuild).
 RUN_ID = f"{os.getpid()}-{time.time_ns()}"
+STARTED = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+# Every run's ratios, appended run after run: docs/benchmarks.md shows the last few side by side,
+# since on a shared VM one run's ratio can be off by a third.
+HISTORY = os.path.join(DOCS, "bench", "history.csv")
+HISTORY_SHOWN = 6
 BASE_TAR = os.path.join(ROOT, "Fixtures", "base", "out", "busybox-rootfs.tar")
 # Debian's docker.io client (its `docker build` speaks to BuildKit without buildx).
 DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else (shutil.which("docker") or "docker")
@@ -502,6 +508,54 @@ def memory_facts():
             " pause), for every tool")
 
 
+def record_history(grouped):
+    """Appends this run's ratios (berth / every other tool, per case) to HISTORY."""
+    commit = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], check=False).stdout.strip() or "unknown"
+    if sh(["git", "-C", ROOT, "status", "--porcelain", "--", "Sources", "bench/bench.py"], check=False).stdout.strip():
+        commit += "+changes"
+    new = not os.path.exists(HISTORY)
+    with open(HISTORY, "a", newline="") as f:
+        out = csv.writer(f)
+        if new:
+            out.writerow(["run", "commit", "workload", "case", "tool", "berth median s", "tool median s", "ratio"])
+        for (w, c), entries in grouped.items():
+            base = next((median(s) for tool, s in entries if tool == "berth"), None)
+            for tool, s in entries:
+                if tool != "berth" and base is not None:
+                    out.writerow([STARTED, commit, w, c, tool, f"{base:.4f}", f"{median(s):.4f}",
+                                  f"{base / median(s):.3f}"])
+
+
+def history_section():
+    """The ratio to each case's first reference tool in the last HISTORY_SHOWN runs."""
+    if not os.path.exists(HISTORY):
+        return []
+    with open(HISTORY, newline="") as f:
+        rows = list(csv.DictReader(f))
+    runs = []
+    for r in rows:
+        if (r["run"], r["commit"]) not in runs:
+            runs.append((r["run"], r["commit"]))
+    runs = runs[-HISTORY_SHOWN:]
+    reference = {}
+    ratios = {}
+    for r in rows:
+        key = (r["workload"], r["case"])
+        reference.setdefault(key, r["tool"])
+        if r["tool"] == reference[key]:
+            ratios[(key, (r["run"], r["commit"]))] = r["ratio"]
+    lines = ["## Run by run", "",
+             f"The ratio berth/reference in the last {len(runs)} runs (docs/bench/history.csv has all of them;",
+             "a run of some workloads only leaves the others blank). Runs started at (UTC), on commit:", "",
+             "| workload | case | reference | " + " | ".join(f"{run} {commit}" for run, commit in runs) + " |",
+             "|---|---|---|" + "---|" * len(runs)]
+    for key, tool in reference.items():
+        if any((key, run) in ratios for run in runs):
+            cells = [f"{float(ratios[(key, run)]):.2f}" if (key, run) in ratios else "" for run in runs]
+            lines.append(f"| {key[0]} | {key[1]} | {tool} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def report(results, tools, reps):
     os.makedirs(os.path.join(DOCS, "bench"), exist_ok=True)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -530,7 +584,9 @@ def report(results, tools, reps):
             lines.append(f"| {w} | {c} | {tool} | {fmt(median(s))} | {fmt(min(s))}–{fmt(max(s))} | {ratio} |")
     if results.skipped:
         lines += ["", "## Not measured", ""] + [f"- {s}" for s in results.skipped]
-    lines += ["", "## Charts", ""]
+    record_history(grouped)
+    lines += [""] + history_section()
+    lines += ["## Charts", ""]
     workloads = sorted({w for w, _ in grouped})
     for w in workloads:
         bars = [(f"{c}: {tool}", s) for (ww, c), entries in grouped.items() if ww == w for tool, s in entries]
