@@ -43,6 +43,30 @@ import Testing
         #expect(dockerRun.stdout == "hi\n", "\(dockerRun.stderr)")
     }
 
+    /// Roots that are committed or thrown away (build steps, `run --rm`) are mounted volatile:
+    /// no file-system sync at unmount. A kept container's is not, and it starts again on its own
+    /// upper directory with its changes.
+    @Test func throwAwayRootsAreVolatileAndKeptOnesStartAgain() throws {
+        let h = try BerthHarness()
+        defer { h.cleanup() }
+        try h.importBase("img")
+        let rootLine = "grep ' / overlay ' /proc/mounts"
+        let ctx = try h.context(
+            "volatile", ["Dockerfile": "FROM img\nRUN \(rootLine) > /step-root\nCMD [\"cat\", \"/step-root\"]\n"])
+        #expect(try h.berth(["build", "-q", "-t", "v", ctx]).status == 0)
+        let step = try h.berth(["run", "--rm", "v"]).stdout
+        #expect(step.contains(" / overlay ") && step.contains("volatile"), "\(step)")
+        let removed = try h.berth(["run", "--rm", "img", "sh", "-c", rootLine]).stdout
+        #expect(removed.contains("volatile"), "\(removed)")
+        let script = "\(rootLine); echo x >> /count; wc -l < /count"
+        let kept = try h.berth(["run", "--name", "k", "img", "sh", "-c", script])
+        #expect(kept.status == 0 && kept.stdout.contains(" / overlay "), "\(kept.stderr)")
+        #expect(!kept.stdout.contains("volatile") && kept.stdout.hasSuffix("1\n"), "\(kept.stdout)")
+        let again = try h.berth(["start", "-a", "k"])
+        #expect(again.status == 0 && again.stdout.hasSuffix("2\n"), "\(again.stdout)\(again.stderr)")
+        #expect(try h.berth(["rm", "k"]).status == 0)
+    }
+
     @Test func detachedContainersLogExecStopAndOutliveBerth() throws {
         let h = try BerthHarness()
         defer { h.cleanup() }

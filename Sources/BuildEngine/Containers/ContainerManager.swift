@@ -122,7 +122,8 @@ public struct ContainerManager: Sendable {
         let active = try snapshotter.prepareContainer(
             directory: store.containerDirectory(record.id), parent: layers.last)
         try? snapshotter.unmount(active)
-        try snapshotter.mount(active, lowers: layers.reversed())
+        // A `--rm` container's upper directory is removed when it exits: no sync at unmount.
+        try snapshotter.mount(active, lowers: layers.reversed(), volatile: configuration.autoRemove)
         // From here the record protects everything this container uses.
         await store.releaseUseLock()
         var spec = configuration.spec

@@ -104,7 +104,7 @@ extension StageBuilder {
         let snapshotter = session.snapshotter
         let active = try await snapshotter.prepare(parent: state.layers.last)
         do {
-            try snapshotter.mount(active, lowers: state.layers.reversed())
+            try snapshotter.mount(active, lowers: state.layers.reversed(), volatile: true)
             try await body(active)
             try snapshotter.unmount(active)
         } catch {
