@@ -58,6 +58,12 @@ import Testing
         return problems
     }
 
+    /// Whether a COPY into /ctx has started placing files in a step's upper directory.
+    static func placingFiles(under root: String) -> Bool {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: root + "/snapshots")) ?? []
+        return ids.contains { FileManager.default.fileExists(atPath: root + "/snapshots/\($0)/fs/ctx") }
+    }
+
     /// Waits until `condition` holds (at most `timeout` s) while the child runs.
     static func waitFor(_ child: Spawned, timeout: Double = 30, _ condition: () -> Bool) {
         let start = Reliability.now()
@@ -82,12 +88,20 @@ import Testing
                 Case(name: "RUN", args: ["build", "-q", run]) { child in
                     Self.waitFor(child) { !Reliability.processes(containing: marker).isEmpty }
                 }, signal, h, marker: marker)
-            // COPY: a 256 MB context (hashing and copying it takes a while).
+            // COPY: a 256 MB file and 6,000 small ones; the signal comes once files are being
+            // placed (the copy runs on several threads then), not after a fixed delay that a
+            // faster build outruns.
             let copy = try h.context("copy-\(tag)", ["Dockerfile": "FROM busybox-base\nCOPY . /ctx/\n"])
             try Reliability.writeRandomFile(copy + "/big", size: 256 << 20, seed: UInt64(signal))
+            for index in 0..<6_000 {
+                let directory = copy + "/many/d\(index / 500)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try Data("file \(index)\n".utf8).write(to: URL(fileURLWithPath: directory + "/f\(index)"))
+            }
             problems += try interrupt(
-                Case(name: "COPY", args: ["build", "-q", copy]) { _ in Reliability.sleep(0.5) }, signal, h,
-                marker: nil)
+                Case(name: "COPY", args: ["build", "-q", copy]) { child in
+                    Self.waitFor(child) { Self.placingFiles(under: h.root) }
+                }, signal, h, marker: nil)
             try? FileManager.default.removeItem(atPath: copy)
             cases += 2
         }
