@@ -225,6 +225,16 @@ class Results:
         self.rows.append((workload, case, tool, samples))
 
 
+def half_reps(reps):
+    """Repetitions of the cases too slow to run `reps` times (L cold, X first save): at least 2."""
+    return max(2, reps // 2)
+
+
+def berth_median(entries):
+    """berth's median among one case's (tool, samples) entries, or None."""
+    return next((median(s) for tool, s in entries if tool == "berth"), None)
+
+
 def interleave(reps, tools, fn):
     """Calls fn(tool) for rep in reps, tools in turn; returns {tool name: [seconds]}."""
     samples = {t.name: [] for t in tools}
@@ -243,7 +253,7 @@ SETTLE_SECONDS = 65
 def settle(ctx):
     """Lets freed inodes age past ext4's 60 s, then reads the context once (memory idle that long
     may have been paged out, see memory_facts), so every tool's cold build starts alike."""
-    sh(["sync"])
+    os.sync()
     time.sleep(SETTLE_SECONDS)
     for directory, _, files in os.walk(ctx):
         for name in files:
@@ -336,7 +346,7 @@ def bench_save(results, reps, berth, docker):
     # The first save after a build: berth writes a built layer's tar only when something reads it
     # (docker save always writes the tars), so this one includes writing them.
     first = {n: [] for n, _ in tools}
-    for _ in range(max(2, reps // 2)):
+    for _ in range(half_reps(reps)):
         berth.fresh()
         berth.build(ctx, "bench-x")
         first["berth"].append(tools[0][1]())
@@ -519,7 +529,7 @@ def record_history(grouped):
         if new:
             out.writerow(["run", "commit", "workload", "case", "tool", "berth median s", "tool median s", "ratio"])
         for (w, c), entries in grouped.items():
-            base = next((median(s) for tool, s in entries if tool == "berth"), None)
+            base = berth_median(entries)
             for tool, s in entries:
                 if tool != "berth" and base is not None:
                     out.writerow([STARTED, commit, w, c, tool, f"{base:.4f}", f"{median(s):.4f}",
@@ -569,7 +579,7 @@ def report(results, tools, reps):
              cgroup_facts(),
              filesystem_facts(tempfile.gettempdir()),
              *filter(None, [memory_facts()]),
-             f"- repetitions: {reps} per case (L cold: {max(2, reps // 2)}, each after a 65 s settle; R: at least 20)", "",
+             f"- repetitions: {reps} per case (L cold: {half_reps(reps)}, each after a {SETTLE_SECONDS} s settle; R: at least 20)", "",
              "## Tools", ""]
     for t in tools:
         lines.append(f"- {t.name}: {t.version}" if t.available else f"- {t.name}: skipped ({t.why})")
@@ -578,7 +588,7 @@ def report(results, tools, reps):
     for w, c, tool, s in results.rows:
         grouped.setdefault((w, c), []).append((tool, s))
     for (w, c), entries in grouped.items():
-        base = next((median(s) for tool, s in entries if tool == "berth"), None)
+        base = berth_median(entries)
         for tool, s in entries:
             ratio = "" if tool == "berth" or base is None else f"{base / median(s):.2f}"
             lines.append(f"| {w} | {c} | {tool} | {fmt(median(s))} | {fmt(min(s))}–{fmt(max(s))} | {ratio} |")
@@ -637,7 +647,7 @@ def main():
                 counter[0] += 1
                 write(os.path.join(ctx, "tree", "d00", "f00000.bin"), f"changed {RUN_ID} {counter[0]}\n".encode())
             build_cases(results, "L", ctx, builders, a.reps, change_large, settle_cold=True,
-                        cold_reps=max(2, a.reps // 2))
+                        cold_reps=half_reps(a.reps))
         if "M" in only:
             ctx = gen_multistage()
 

@@ -155,10 +155,7 @@ final class ArchiveSink: @unchecked Sendable {
         if !finished {
             finished = true
             if started {
-                lengths[filling % Self.chunkCount] = fill
-                filled.signal()
-                free.wait()
-                filling += 1
+                _ = submit()  // the last, partial chunk (a failure is in `failure` afterwards)
                 lengths[filling % Self.chunkCount] = -1
                 filled.signal()
                 ended.wait()

@@ -378,14 +378,17 @@ struct TreeWriter {
     }
 
     static func isOpaque(_ path: [CChar]) -> Bool {
-        var value = [UInt8](repeating: 0, count: 8)
-        let n = lgetxattr(path, "trusted.overlay.opaque", &value, value.count)
-        return n == 1 && value[0] == UInt8(ascii: "y")
+        isOpaque { lgetxattr(path, "trusted.overlay.opaque", $0, $1) }
     }
 
     static func isOpaque(fd: Int32) -> Bool {
+        isOpaque { fgetxattr(fd, "trusted.overlay.opaque", $0, $1) }
+    }
+
+    /// Whether `get` (one getxattr of `trusted.overlay.opaque` into a buffer) reads "y".
+    private static func isOpaque(get: (UnsafeMutableRawPointer?, Int) -> Int) -> Bool {
         var value = [UInt8](repeating: 0, count: 8)
-        let n = fgetxattr(fd, "trusted.overlay.opaque", &value, value.count)
+        let n = value.withUnsafeMutableBytes { get($0.baseAddress, $0.count) }
         return n == 1 && value[0] == UInt8(ascii: "y")
     }
 

@@ -22,10 +22,15 @@ enum FileWalk {
             throw BuildError("cannot read directory \(path): \(String(cString: strerror(errno)))")
         }
         defer { closedir(dir) }
+        return sortedNames(dir)
+    }
+
+    /// The entry names read from `dir` (without `.` and `..`), sorted bytewise.
+    private static func sortedNames(_ dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             if name != "." && name != ".." { names.append(name) }
         }
@@ -47,15 +52,8 @@ enum FileWalk {
             if copy >= 0 { close(copy) }
             throw BuildError("cannot read directory \(hostPath): \(String(cString: strerror(errno)))")
         }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
+        let names = sortedNames(dir)
         closedir(dir)
-        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         var result: [(name: String, status: stat)] = []
         result.reserveCapacity(names.count)
         for name in names {

@@ -32,16 +32,16 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     /// same bytes: no copy each).
     struct Manifest {
         let bytes: [UInt8]
-        let digestOffsets: [ArraySlice<UInt8>: Int]
+        let recordOffsets: [ArraySlice<UInt8>: Int]
 
         /// The raw SHA-256 and placement recorded for `path`, if any.
         func record(of path: [UInt8]) -> (digest: ArraySlice<UInt8>, placed: ArraySlice<UInt8>)? {
-            digestOffsets[path[...]].map { (bytes[$0..<($0 + 32)], bytes[($0 + 32)..<($0 + 32 + Placed.size)]) }
+            recordOffsets[path[...]].map { (bytes[$0..<($0 + 32)], bytes[($0 + 32)..<($0 + 32 + Placed.size)]) }
         }
     }
 
     /// How a file was placed, as the manifest records it: what a link must match.
-    struct Placed: Equatable {
+    struct Placed {
         static let size = 32
         var bytes: [UInt8]
 
@@ -101,8 +101,8 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
     /// Links `target` (a path in the upper directory) to the previous run's file at the same
     /// path when the manifest says that file is the one the copy would write: the source
     /// described by `source` (hashed as it is now), owned by `uid:gid`, with `permissions`.
-    /// Returns whether it did;
-    /// when it did not, the caller copies. `directories` is the calling thread's own.
+    /// Returns whether it did; when it did not, the caller copies. `directories` is the calling
+    /// thread's own.
     func link(
         source: stat, to target: String, uid: uid_t, gid: gid_t, permissions: mode_t, directories: Directories
     ) -> Bool {
@@ -173,7 +173,7 @@ final class CopyLinker: @unchecked Sendable {  // the lock guards the manifest
             offsets[bytes[(offset + 2)..<pathEnd]] = pathEnd
             offset = pathEnd + 32 + Placed.size
         }
-        return Manifest(bytes: bytes, digestOffsets: offsets)
+        return Manifest(bytes: bytes, recordOffsets: offsets)
     }
 
     /// `target` below the upper directory, as bytes; nil outside it or too long for a record.
